@@ -1,0 +1,37 @@
+# pgapi_fdw: PostgreSQL foreign data wrapper for the pganalyze and
+# ClickHouse Cloud APIs.  Built with PGXS.
+
+MODULE_big = pgapi_fdw
+OBJS = \
+	$(WIN32RES) \
+	pgapi_fdw.o \
+	src/api_clickhouse.o \
+	src/api_pganalyze.o \
+	src/deparse.o \
+	src/graphql.o \
+	src/http.o \
+	src/json.o \
+	src/option.o \
+	src/resource.o \
+	src/scan.o
+
+EXTENSION = pgapi_fdw
+DATA = pgapi_fdw--1.0.sql
+PGFILEDESC = "pgapi_fdw - foreign data wrapper for API services"
+
+CURL_CONFIG ?= curl-config
+PKG_CONFIG ?= pkg-config
+
+PG_CPPFLAGS = -I$(srcdir)/src $(shell $(PKG_CONFIG) --cflags json-c) \
+	$(shell $(CURL_CONFIG) --cflags)
+SHLIB_LINK = $(shell $(PKG_CONFIG) --libs json-c) $(shell $(CURL_CONFIG) --libs)
+PG_CFLAGS += -Wall -Wextra -Wno-unused-parameter
+
+REGRESS = setup option read types explain errors security patterns joins pganalyze
+REGRESS_OPTS = --inputdir=$(srcdir) --load-extension=plpgsql
+
+EXTRA_CLEAN = results regression.diffs regression.out
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)

@@ -1,0 +1,50 @@
+/* pgapi_fdw--1.0.sql */
+
+-- complain if script is sourced in psql, rather than via CREATE EXTENSION
+\echo Use "CREATE EXTENSION pgapi_fdw" to load this file. \quit
+
+CREATE FUNCTION pgapi_fdw_handler()
+RETURNS fdw_handler
+AS 'MODULE_PATHNAME'
+LANGUAGE C STRICT;
+
+CREATE FUNCTION pgapi_fdw_validator(text[], oid)
+RETURNS void
+AS 'MODULE_PATHNAME'
+LANGUAGE C STRICT;
+
+CREATE FOREIGN DATA WRAPPER pgapi_fdw
+  HANDLER pgapi_fdw_handler
+  VALIDATOR pgapi_fdw_validator;
+
+-- The resources each API offers, with their columns: the same descriptor
+-- tables the planner and IMPORT FOREIGN SCHEMA read.
+CREATE FUNCTION pgapi_fdw_resources(
+    OUT api text,
+    OUT resource text,
+    OUT column_name text,
+    OUT column_type text,
+    OUT api_field text,
+    OUT key_column boolean,
+    OUT required boolean,
+    OUT pushed_operators text,
+    OUT sortable boolean,
+    OUT writable boolean,
+    OUT description text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME'
+LANGUAGE C STRICT STABLE PARALLEL SAFE;
+
+-- Checks foreign tables of this wrapper when they are created or altered:
+-- the resource must belong to the server's API and every column must be
+-- one the resource knows (or carry a "field" option).
+CREATE FUNCTION pgapi_fdw_check_tables()
+RETURNS event_trigger
+AS 'MODULE_PATHNAME'
+LANGUAGE C;
+
+CREATE EVENT TRIGGER pgapi_fdw_check_tables
+  ON ddl_command_end
+  WHEN TAG IN ('CREATE FOREIGN TABLE', 'ALTER FOREIGN TABLE',
+               'IMPORT FOREIGN SCHEMA')
+  EXECUTE FUNCTION pgapi_fdw_check_tables();

@@ -1,0 +1,533 @@
+/*-------------------------------------------------------------------------
+ *
+ * pgapi_fdw.h
+ *		  Shared types and declarations of pgapi_fdw.
+ *
+ * The extension is split by job: option.c (options and validator),
+ * http.c (libcurl), json.c (json-c; the only file that includes it),
+ * resource.c plus api_*.c (resource descriptors, which are data),
+ * deparse.c (quals to request parameters, EXPLAIN text), rest.c and
+ * graphql.c (request building per protocol) and pgapi_fdw.c (the FDW
+ * callbacks).  Externs are grouped below by the file that defines them.
+ *
+ * Portions Copyright (c) 2026, pgapi_fdw developers
+ *
+ * IDENTIFICATION
+ *		  src/pgapi_fdw.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGAPI_FDW_H
+#define PGAPI_FDW_H
+
+#include "access/tupdesc.h"
+#include "fmgr.h"
+#include "foreign/foreign.h"
+#include "lib/stringinfo.h"
+#include "nodes/pg_list.h"
+#include "utils/palloc.h"
+#include "utils/timestamp.h"
+
+/* Which API a server talks to. */
+typedef enum PgApiKind
+{
+	PGAPI_CLICKHOUSE,			/* ClickHouse Cloud REST API */
+	PGAPI_PGANALYZE				/* pganalyze GraphQL API */
+} PgApiKind;
+
+/* ----------------------------------------------------------------
+ *		option.c
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * Server options, read once per relation (or per connection) into this
+ * typed struct.  Defaults are those of DESIGN.md.
+ */
+typedef struct PgApiServerOptions
+{
+	Oid			serverid;
+	PgApiKind	api;
+	char	   *url;			/* base URL without trailing slash */
+	char	   *organization_id;	/* NULL: discover */
+	int			timeout_ms;
+	int			connect_timeout_ms;
+	int			max_retries;
+	int64		max_response_bytes;
+	int			max_pages;
+	int			page_size;
+	int			max_concurrency;
+	int			requests_per_window;	/* 0: no client-side limit */
+	int			rate_window_ms;
+	int			cache_ttl_ms;
+	int64		default_window_ms;	/* from the interval option */
+} PgApiServerOptions;
+
+/* Credentials; only ever read at execution (RELIABILITY C4). */
+typedef struct PgApiCredentials
+{
+	Oid			umid;			/* user mapping OID, InvalidOid for none */
+	char	   *key_id;			/* ClickHouse */
+	char	   *key_secret;		/* ClickHouse */
+	char	   *api_key;		/* pganalyze */
+} PgApiCredentials;
+
+/* Table-level options. */
+typedef struct PgApiTableOptions
+{
+	char	   *resource;
+	bool		updatable;
+} PgApiTableOptions;
+
+extern void pgapi_get_server_options(Oid serverid, PgApiServerOptions *opts);
+extern void pgapi_get_table_options(Oid relid, PgApiTableOptions *opts);
+extern char *pgapi_get_column_field(Oid relid, AttrNumber attnum);
+extern void pgapi_get_credentials(UserMapping *user, PgApiKind api,
+								  PgApiCredentials *creds);
+extern bool pgapi_is_loopback_url(const char *url);
+extern const char *pgapi_closest_match(const char *word,
+									   const char *const *candidates,
+									   int ncandidates);
+
+/* ----------------------------------------------------------------
+ *		http.c
+ * ----------------------------------------------------------------
+ */
+
+typedef enum PgApiMethod
+{
+	PGAPI_GET,
+	PGAPI_POST,
+	PGAPI_PATCH,
+	PGAPI_DELETE
+} PgApiMethod;
+
+/*
+ * Counters shown by EXPLAIN ANALYZE.  One per scan or modify node; the HTTP
+ * layer adds to it.
+ */
+typedef struct PgApiStats
+{
+	int64		requests;		/* HTTP transfers started, retries included */
+	int64		pages;			/* successful responses consumed as pages */
+	int64		retries;
+	int64		bytes;			/* response body bytes received */
+	int64		cache_hits;
+	double		rate_wait_ms;	/* time spent waiting for the rate limiter */
+} PgApiStats;
+
+/*
+ * One HTTP request and, once done, its response.
+ *
+ * Create with pgapi_request_new() in the memory context that should own
+ * it.  Non-palloc resources (the response buffer, curl_slist, ...) are
+ * released by a reset callback on that context, so an ERROR anywhere
+ * frees them with the context.
+ */
+typedef struct PgApiRequest
+{
+	/* set by the caller */
+	PgApiMethod method;
+	char	   *path;			/* escaped path and query, relative to the
+								 * server URL, e.g. "/v1/organizations" */
+	char	   *body;			/* request body (JSON) or NULL */
+	size_t		body_len;
+	bool		idempotent;		/* may be retried: GET, GraphQL queries */
+	bool		allow_404;		/* 404 is an answer (status 404), not an
+								 * error */
+	bool		expect_text;	/* text/plain response (Prometheus) instead
+								 * of application/json */
+	const char *label;			/* how errors name the request when the path
+								 * says nothing (GraphQL: the root field) */
+
+	/* set by the HTTP layer */
+	long		status;			/* final HTTP status, 0 until done */
+	char	   *data;			/* response body, NUL-terminated; owned by
+								 * the request */
+	size_t		data_len;
+	int			attempts;		/* transfers made for this request */
+	bool		done;
+	bool		from_cache;
+
+	void	   *priv;			/* http.c private state */
+	void	   *caller_arg;		/* free for the caller */
+} PgApiRequest;
+
+/* Opaque per-user-mapping connection (curl handles, credentials). */
+typedef struct PgApiConnection PgApiConnection;
+
+/* Opaque queue of requests run concurrently. */
+typedef struct PgApiHttpQueue PgApiHttpQueue;
+
+extern void pgapi_http_init(void);
+extern PgApiConnection *pgapi_get_connection(UserMapping *user,
+											 const PgApiServerOptions *opts);
+extern PgApiRequest *pgapi_request_new(MemoryContext cxt, PgApiMethod method,
+									   const char *path);
+extern const char *pgapi_method_name(PgApiMethod method);
+extern PgApiHttpQueue *pgapi_queue_create(PgApiConnection *conn,
+										  PgApiStats *stats);
+extern void pgapi_queue_add(PgApiHttpQueue *queue, PgApiRequest *req);
+extern PgApiRequest *pgapi_queue_next(PgApiHttpQueue *queue);
+extern int	pgapi_queue_pending(PgApiHttpQueue *queue);
+extern void pgapi_queue_close(PgApiHttpQueue *queue);
+extern void pgapi_http_run(PgApiConnection *conn, PgApiRequest **reqs,
+						   int nreqs, PgApiStats *stats);
+extern void pgapi_http_execute(PgApiConnection *conn, PgApiRequest *req,
+							   PgApiStats *stats);
+extern char *pgapi_redact(PgApiConnection *conn, const char *text);
+
+/* ----------------------------------------------------------------
+ *		json.c
+ * ----------------------------------------------------------------
+ */
+
+typedef enum PgApiJsonType
+{
+	PGAPI_JSON_NULL,			/* JSON null, or a missing member */
+	PGAPI_JSON_BOOL,
+	PGAPI_JSON_INT,
+	PGAPI_JSON_DOUBLE,
+	PGAPI_JSON_STRING,
+	PGAPI_JSON_OBJECT,
+	PGAPI_JSON_ARRAY
+} PgApiJsonType;
+
+/* A parsed document; the json-c tree is freed with its memory context. */
+typedef struct PgApiJsonDoc PgApiJsonDoc;
+
+/* A borrowed pointer to a value inside a document; NULL means "missing". */
+typedef const struct PgApiJsonValueData *PgApiJsonValue;
+
+/*
+ * A member path compiled once per scan (STYLE: "look fields up through the
+ * descriptor's precomputed keys").  Made by pgapi_json_compile_path() from
+ * "name" or a JSON pointer "/a/b/0".
+ */
+typedef struct PgApiJsonPath PgApiJsonPath;
+
+/*
+ * How one column is converted: the column type's input function, plus the
+ * element type's for arrays.  Filled by pgapi_json_init_conv().
+ */
+typedef enum PgApiConvKind
+{
+	PGAPI_CONV_INPUT,			/* any type: text through its input function */
+	PGAPI_CONV_TEXT,			/* text/varchar: direct copy */
+	PGAPI_CONV_JSON,			/* json/jsonb: value serialized verbatim */
+	PGAPI_CONV_TIMESTAMPTZ,		/* RFC 3339 with offset, or Unix seconds */
+	PGAPI_CONV_ARRAY			/* JSON array to SQL array */
+} PgApiConvKind;
+
+typedef struct PgApiColumnConv
+{
+	PgApiConvKind kind;
+	Oid			typid;
+	int32		typmod;
+	FmgrInfo	inflinfo;
+	Oid			typioparam;
+	/* arrays only */
+	Oid			elemtype;
+	FmgrInfo	elem_inflinfo;
+	Oid			elem_ioparam;
+	int16		elmlen;
+	bool		elmbyval;
+	char		elmalign;
+	PgApiConvKind elemkind;
+} PgApiColumnConv;
+
+extern PgApiJsonDoc *pgapi_json_parse(const char *data, size_t len);
+extern PgApiJsonValue pgapi_json_root(PgApiJsonDoc *doc);
+extern PgApiJsonType pgapi_json_type(PgApiJsonValue v);
+extern PgApiJsonValue pgapi_json_get(PgApiJsonValue obj, const char *key);
+extern PgApiJsonPath *pgapi_json_compile_path(const char *field);
+extern PgApiJsonValue pgapi_json_get_path(PgApiJsonValue v,
+										  const PgApiJsonPath *path);
+extern int	pgapi_json_array_length(PgApiJsonValue arr);
+extern PgApiJsonValue pgapi_json_array_get(PgApiJsonValue arr, int i);
+extern int	pgapi_json_object_length(PgApiJsonValue obj);
+extern PgApiJsonValue pgapi_json_object_entry(PgApiJsonValue obj, int i,
+											  const char **key);
+extern const char *pgapi_json_string(PgApiJsonValue v, size_t *len);
+extern char *pgapi_json_to_text(PgApiJsonValue v);
+extern char *pgapi_json_scalar_text(PgApiJsonValue v);
+extern void pgapi_json_init_conv(PgApiColumnConv *conv, Oid typid,
+								 int32 typmod);
+extern Datum pgapi_json_to_datum(PgApiJsonValue v, PgApiColumnConv *conv,
+								 bool *isnull);
+extern void pgapi_json_error_fields(const char *data, size_t len,
+									char **message, char **request_id,
+									char **code);
+
+/* Building request bodies (json-c, never string concatenation). */
+typedef struct PgApiJsonBuilder PgApiJsonBuilder;
+
+extern PgApiJsonBuilder *pgapi_jb_object(void);
+extern PgApiJsonBuilder *pgapi_jb_array(void);
+extern void pgapi_jb_add_string(PgApiJsonBuilder *b, const char *key,
+								const char *value);
+extern void pgapi_jb_add_int64(PgApiJsonBuilder *b, const char *key,
+							   int64 value);
+extern void pgapi_jb_add_bool(PgApiJsonBuilder *b, const char *key,
+							  bool value);
+extern void pgapi_jb_add_null(PgApiJsonBuilder *b, const char *key);
+extern void pgapi_jb_add_json(PgApiJsonBuilder *b, const char *key,
+							  const char *json_text);
+extern void pgapi_jb_add_builder(PgApiJsonBuilder *b, const char *key,
+								 PgApiJsonBuilder *child);
+extern char *pgapi_jb_finish(PgApiJsonBuilder *b, size_t *len);
+
+/* ----------------------------------------------------------------
+ *		resource.c, api_clickhouse.c, api_pganalyze.c
+ *
+ * A resource is data: a static const descriptor per API object.  The
+ * validator, IMPORT FOREIGN SCHEMA, the planner, the executor and the
+ * listing function all read the same tables.
+ * ----------------------------------------------------------------
+ */
+
+/* Where a request parameter travels. */
+typedef enum PgApiParamLoc
+{
+	PGAPI_LOC_NONE,				/* not a request parameter */
+	PGAPI_LOC_PATH,				/* "{column}" in the path template */
+	PGAPI_LOC_QUERY,			/* "?param=value" */
+	PGAPI_LOC_VARIABLE			/* GraphQL variable */
+} PgApiParamLoc;
+
+/* How a SQL value is written into a request. */
+typedef enum PgApiValueFormat
+{
+	PGAPI_FMT_TEXT,				/* the type's output function */
+	PGAPI_FMT_ID,				/* an identifier: [A-Za-z0-9_.-] only */
+	PGAPI_FMT_RFC3339,			/* timestamptz as 2026-05-25T00:00:00.000Z */
+	PGAPI_FMT_UNIX,				/* timestamptz as Unix seconds */
+	PGAPI_FMT_INT,				/* integer */
+	PGAPI_FMT_BOOL				/* boolean */
+} PgApiValueFormat;
+
+/* Column flags. */
+#define PGAPI_COL_KEY			0x0001	/* "col = value" is a request parameter */
+#define PGAPI_COL_REQUIRED		0x0002	/* no request without it */
+#define PGAPI_COL_FANOUT		0x0004	/* absent: list the services, query
+										 * each */
+#define PGAPI_COL_ID			0x0008	/* "id =" selects the one-object GET */
+#define PGAPI_COL_DETAIL		0x0010	/* only the one-object GET has it */
+#define PGAPI_COL_WINDOW_FROM	0x0020	/* window start */
+#define PGAPI_COL_WINDOW_TO		0x0040	/* window end */
+#define PGAPI_COL_SCALAR_ONLY	0x0080	/* "=" only; IN is not sent */
+#define PGAPI_COL_INSERT		0x0100	/* INSERT sends it */
+#define PGAPI_COL_UPDATE		0x0200	/* UPDATE may change it */
+#define PGAPI_COL_GQL_LIST		0x0400	/* GraphQL list argument: IN is one
+										 * value */
+#define PGAPI_COL_ECHO			0x0800	/* value is the request parameter sent,
+										 * not a field of the row */
+#define PGAPI_COL_FANOUT_ALT	0x1000	/* given, it replaces the fan-out */
+
+typedef struct PgApiColumnDesc
+{
+	const char *name;			/* SQL column name */
+	const char *type;			/* SQL type (IMPORT FOREIGN SCHEMA) */
+	const char *field;			/* member or JSON pointer in the row object;
+								 * "$key"/"$value" for object entries; NULL:
+								 * the camelCase of the name */
+	int			level;			/* 0: the row element, 1: its parent, ... */
+	uint32		flags;
+	const char *param;			/* API parameter name, or NULL */
+	PgApiParamLoc loc;
+	PgApiValueFormat format;
+	const char *sort_by;		/* API sort key for ORDER BY, or NULL */
+	const char *const *allowed; /* NULL-terminated enum values, or NULL */
+	const char *const *value_map;	/* NULL-terminated pairs API -> SQL */
+	const char *gql_subselect;	/* GraphQL selection of an object field */
+} PgApiColumnDesc;
+
+/* One step from the payload down to the rows. */
+typedef struct PgApiRowStep
+{
+	const char *member;			/* descend into this member first, or NULL */
+	bool		entries;		/* iterate object members, not array items */
+} PgApiRowStep;
+
+typedef enum PgApiPaging
+{
+	PGAPI_PAGING_NONE,
+	PGAPI_PAGING_LIMIT_OFFSET	/* "limit" and "offset" query parameters */
+} PgApiPaging;
+
+typedef enum PgApiBodyFormat
+{
+	PGAPI_BODY_JSON,
+	PGAPI_BODY_PROMETHEUS
+} PgApiBodyFormat;
+
+typedef struct PgApiResourceDesc
+{
+	const char *name;			/* the "resource" table option */
+	PgApiKind	api;
+	const char *description;
+	const char *path;			/* REST path template, "{organization_id}"
+								 * and "{column}" placeholders */
+	const char *single_path;	/* path of the one-object GET, or NULL */
+	const char *gql_field;		/* GraphQL root field, or NULL */
+	const char *gql_args;		/* GraphQL argument types "name: Type, ..." */
+	const char *fanout_resource;	/* resource listing the FANOUT values */
+	const char *fanout_column;	/* its column holding them */
+	PgApiBodyFormat body;
+	const PgApiRowStep *steps;
+	int			nsteps;
+	PgApiPaging paging;
+	int			max_page_size;
+	double		rows_estimate;	/* rows per request, for the planner */
+	const PgApiColumnDesc *columns;
+	int			ncolumns;
+	/* writes; NULL when not supported */
+	const char *insert_path;	/* POST */
+	const char *update_path;	/* PATCH */
+	const char *delete_path;	/* DELETE */
+} PgApiResourceDesc;
+
+extern const PgApiResourceDesc *pgapi_find_resource(const char *name);
+extern const PgApiResourceDesc *pgapi_lookup_resource(const char *name,
+													  PgApiKind api);
+extern const PgApiColumnDesc *pgapi_find_column(const PgApiResourceDesc *res,
+												const char *name);
+extern const char *pgapi_api_name(PgApiKind api);
+extern const char *pgapi_api_option_value(PgApiKind api);
+extern char *pgapi_default_field(const char *colname);
+extern void pgapi_check_foreign_table(Oid relid);
+
+extern const PgApiResourceDesc pgapi_clickhouse_resources[];
+extern const int pgapi_clickhouse_nresources;
+extern const PgApiResourceDesc pgapi_pganalyze_resources[];
+extern const int pgapi_pganalyze_nresources;
+
+/* ----------------------------------------------------------------
+ *		deparse.c
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * A qual sent to the API: "column = value" or "column = ANY(array)".
+ * value holds the expression evaluated at execution (a Const, a Param, an
+ * outer Var of a nested loop or a stable expression).
+ */
+typedef struct PgApiKeyQual
+{
+	int			colidx;			/* index into the resource's columns */
+	AttrNumber	attnum;
+	Expr	   *value;			/* scalar, or an array when is_list */
+	bool		is_list;
+} PgApiKeyQual;
+
+/* Planner state of a foreign base relation (baserel->fdw_private). */
+typedef struct PgApiRelInfo
+{
+	PgApiServerOptions opts;
+	PgApiTableOptions topts;
+	const PgApiResourceDesc *res;
+	char	   *relname;
+	int			natts;
+	int		   *attcol;			/* attnum - 1 -> column index, -1: a column
+								 * with a "field" option */
+	List	   *key_quals;		/* PgApiKeyQual * from baserestrictinfo */
+	List	   *remote_conds;	/* RestrictInfo * sent to the API */
+	List	   *local_conds;	/* RestrictInfo * checked locally */
+	Bitmapset  *attrs_used;		/* attnums (offset by
+								 * FirstLowInvalidHeapAttributeNumber) */
+	double		rows_per_request;
+} PgApiRelInfo;
+
+struct PlannerInfo;
+struct RelOptInfo;
+
+extern bool pgapi_match_key_qual(struct PlannerInfo *root,
+								 struct RelOptInfo *baserel,
+								 PgApiRelInfo *info, Expr *clause,
+								 PgApiKeyQual *qual);
+extern char *pgapi_format_value(Datum value, Oid typid,
+								PgApiValueFormat format,
+								const char *colname, const char *relname);
+extern TimestampTz pgapi_truncate_ms(TimestampTz ts);
+extern void pgapi_append_escaped(StringInfo buf, const char *s);
+extern char *pgapi_fill_path(const char *template, const char *const *values,
+							 const PgApiResourceDesc *res,
+							 const char *organization_id);
+
+/* ----------------------------------------------------------------
+ *		scan.c
+ * ----------------------------------------------------------------
+ */
+
+/* One value of a request parameter, known at execution. */
+typedef struct PgApiParamValue
+{
+	Datum		datum;			/* the SQL value, echoed into the rows */
+	char	   *text;			/* as sent to the API */
+} PgApiParamValue;
+
+/*
+ * What a scan fetches: decoded from the plan, with parameter values
+ * evaluated.  Built by pgapi_fdw.c, consumed by scan.c.
+ */
+typedef struct PgApiScanSpec
+{
+	const PgApiResourceDesc *res;
+	const PgApiServerOptions *opts;
+	const char *relname;
+	TupleDesc	tupdesc;
+	int		   *attcol;			/* attnum - 1 -> column index or -1 */
+	char	  **attfield;		/* attnum - 1 -> field read, or NULL */
+	bool	   *attneeded;		/* attnum - 1 -> must be filled */
+	List	  **params;			/* column index -> List of PgApiParamValue *,
+								 * NIL when not constrained */
+	bool	   *constrained;	/* column index -> a qual gave values */
+	const char *sort_by;		/* API sort key, or NULL */
+	bool		sort_desc;
+	int64		limit;			/* rows wanted, -1 for all */
+} PgApiScanSpec;
+
+typedef struct PgApiScan PgApiScan;
+
+extern PgApiScan *pgapi_scan_begin(PgApiScanSpec *spec, UserMapping *user,
+								   PgApiStats *stats);
+extern bool pgapi_scan_next(PgApiScan *scan, Datum *values, bool *isnull);
+extern void pgapi_scan_end(PgApiScan *scan);
+extern void pgapi_window_defaults(PgApiScanSpec *spec);
+extern List *pgapi_describe_requests(const PgApiResourceDesc *res,
+									 const PgApiServerOptions *opts,
+									 const char *const *known,
+									 const bool *constrained,
+									 const char *sort_by, bool sort_desc,
+									 int64 limit, bool fanout,
+									 const char *selection);
+extern char *pgapi_scan_selection(const PgApiResourceDesc *res, int natts,
+								  const int *attcol, char *const *attfield,
+								  const bool *needed);
+
+/* ----------------------------------------------------------------
+ *		graphql.c
+ * ----------------------------------------------------------------
+ */
+
+/* Aliased root fields per GraphQL document (database ids per request). */
+#define PGAPI_GQL_BATCH 25
+
+extern char *pgapi_graphql_selection(const PgApiResourceDesc *res,
+									 const char *const *fields,
+									 const int *levels,
+									 const char *const *subselects,
+									 int nfields);
+extern char *pgapi_graphql_document(const PgApiResourceDesc *res,
+									const char *selection,
+									const char *const *const *texts,
+									List *const *lists, int nstreams,
+									size_t *len);
+extern char *pgapi_graphql_describe(const PgApiResourceDesc *res,
+									const char *selection,
+									const char *const *texts,
+									const bool *constrained);
+extern PgApiJsonValue pgapi_graphql_data(PgApiRequest *req, PgApiJsonDoc *doc,
+										 int alias);
+
+#endif							/* PGAPI_FDW_H */
