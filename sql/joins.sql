@@ -8,9 +8,9 @@ SELECT quote_literal(date_trunc('hour', now()) - interval '2 days') AS from,
 
 -- services JOIN patterns: patterns of the joined service only
 SELECT sim_mark() AS m \gset
-SELECT explain($$SELECT s.name, p.query_id FROM ch.postgres_services s
+SELECT explain(format($q$SELECT s.name, p.query_id FROM ch.postgres_services s
 JOIN ch.slow_query_patterns p ON p.service_id = s.id
-WHERE s.name = 'oltp' AND p.from_date = :from AND p.to_date = :to$$);
+WHERE s.name = 'oltp' AND p.from_date = %1$L AND p.to_date = %2$L$q$, :from, :to));
 SELECT s.name, p.query_id FROM ch.postgres_services s
 JOIN ch.slow_query_patterns p ON p.service_id = s.id
 WHERE s.name = 'oltp' AND p.from_date = :from AND p.to_date = :to
@@ -19,12 +19,12 @@ SELECT * FROM sim_requests(:m);
 
 -- patterns JOIN executions: executions of the outer rows only
 SELECT sim_mark() AS m \gset
-SELECT explain($$SELECT p.query_id, e."timestamp", e.duration_us
+SELECT explain(format($q$SELECT p.query_id, e."timestamp", e.duration_us
 FROM ch.slow_query_patterns p
 JOIN ch.slow_query_executions e USING (service_id, query_id, db_name, db_user, db_operation)
 WHERE p.service_id = 'f71df78e-ddad-82d0-8dfa-abbec741b82e'
-  AND p.from_date = :from AND p.to_date = :to
-  AND p.total_duration_us > 300000000$$);
+  AND p.from_date = %1$L AND p.to_date = %2$L
+  AND p.total_duration_us > 300000000$q$, :from, :to));
 SELECT p.query_id, e.duration_us, e.err_sqlstate
 FROM ch.slow_query_patterns p
 JOIN ch.slow_query_executions e USING (service_id, query_id, db_name, db_user, db_operation)
@@ -52,11 +52,11 @@ CREATE TEMP TABLE service_owners (service_id text PRIMARY KEY, owner text);
 INSERT INTO service_owners VALUES ('f71df78e-ddad-82d0-8dfa-abbec741b82e', 'payments team');
 ANALYZE service_owners;
 SELECT sim_mark() AS m \gset
-SELECT explain($$SELECT o.owner, s.name, p.query_id, p.total_duration_us
+SELECT explain(format($q$SELECT o.owner, s.name, p.query_id, p.total_duration_us
 FROM service_owners o
 JOIN ch.postgres_services s ON s.id = o.service_id
 JOIN ch.slow_query_patterns p ON p.service_id = o.service_id
-WHERE p.from_date = :from AND p.to_date = :to$$);
+WHERE p.from_date = %1$L AND p.to_date = %2$L$q$, :from, :to));
 SELECT o.owner, s.name, p.query_id, p.total_duration_us
 FROM service_owners o
 JOIN ch.postgres_services s ON s.id = o.service_id

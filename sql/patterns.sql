@@ -13,9 +13,9 @@ SELECT quote_literal(date_trunc('hour', now()) - interval '2 days') AS from,
 
 -- The canonical report: one request, sort and limit sent
 SELECT sim_mark() AS m \gset
-SELECT explain($$SELECT query_id, db_name, total_duration_us FROM ch.slow_query_patterns
-WHERE service_id = :svc AND from_date = :from AND to_date = :to
-ORDER BY total_duration_us DESC LIMIT 2$$);
+SELECT explain(format($q$SELECT query_id, db_name, total_duration_us FROM ch.slow_query_patterns
+WHERE service_id = %3$L AND from_date = %1$L AND to_date = %2$L
+ORDER BY total_duration_us DESC LIMIT 2$q$, :from, :to, :svc));
 SELECT query_id, db_name, total_duration_us FROM ch.slow_query_patterns
 WHERE service_id = :svc AND from_date = :from AND to_date = :to
 ORDER BY total_duration_us DESC LIMIT 2;
@@ -50,8 +50,8 @@ WHERE service_id = :svc AND from_date = :to AND to_date = :from;
 SELECT count(*) AS requests FROM sim_requests(:m);
 
 -- stable expressions and parameters are evaluated at execution
-SELECT explain($$SELECT count(*) FROM ch.slow_query_patterns
-WHERE service_id = :svc AND from_date = now() - interval '1 day'$$);
+SELECT explain(format($q$SELECT count(*) FROM ch.slow_query_patterns
+WHERE service_id = %3$L AND from_date = now() - interval '1 day'$q$, :from, :to, :svc));
 PREPARE report(text, timestamptz, int) AS
 SELECT query_id, total_duration_us FROM ch.slow_query_patterns
 WHERE service_id = $1 AND from_date = $2 AND to_date = $2 + interval '2 days'
@@ -63,9 +63,9 @@ DEALLOCATE report;
 
 -- filters with = and IN are sent, one request per value
 SELECT sim_mark() AS m \gset
-SELECT explain($$SELECT query_id, db_name, db_operation FROM ch.slow_query_patterns
-WHERE service_id = :svc AND from_date = :from AND to_date = :to
-  AND db_operation IN ('SELECT', 'UPDATE') AND db_user = 'orders_service'$$);
+SELECT explain(format($q$SELECT query_id, db_name, db_operation FROM ch.slow_query_patterns
+WHERE service_id = %3$L AND from_date = %1$L AND to_date = %2$L
+  AND db_operation IN ('SELECT', 'UPDATE') AND db_user = 'orders_service'$q$, :from, :to, :svc));
 SELECT query_id, db_name, db_operation FROM ch.slow_query_patterns
 WHERE service_id = :svc AND from_date = :from AND to_date = :to
   AND db_operation IN ('SELECT', 'UPDATE') AND db_user = 'orders_service'
@@ -74,9 +74,9 @@ SELECT * FROM sim_requests(:m);
 
 -- ORDER BY a column the API cannot sort by is sorted locally
 SELECT sim_mark() AS m \gset
-SELECT explain($$SELECT query_id, total_shared_blks_read FROM ch.slow_query_patterns
-WHERE service_id = :svc AND from_date = :from AND to_date = :to
-ORDER BY total_shared_blks_read DESC LIMIT 2$$);
+SELECT explain(format($q$SELECT query_id, total_shared_blks_read FROM ch.slow_query_patterns
+WHERE service_id = %3$L AND from_date = %1$L AND to_date = %2$L
+ORDER BY total_shared_blks_read DESC LIMIT 2$q$, :from, :to, :svc));
 SELECT query_id, total_shared_blks_read FROM ch.slow_query_patterns
 WHERE service_id = :svc AND from_date = :from AND to_date = :to
 ORDER BY total_shared_blks_read DESC LIMIT 2;
@@ -84,9 +84,9 @@ SELECT * FROM sim_requests(:m);
 
 -- ascending order, and a local filter: the LIMIT is not sent
 SELECT sim_mark() AS m \gset
-SELECT explain($$SELECT query_id, call_count FROM ch.slow_query_patterns
-WHERE service_id = :svc AND from_date = :from AND to_date = :to AND query_text LIKE 'SELECT%'
-ORDER BY call_count LIMIT 1$$);
+SELECT explain(format($q$SELECT query_id, call_count FROM ch.slow_query_patterns
+WHERE service_id = %3$L AND from_date = %1$L AND to_date = %2$L AND query_text LIKE 'SELECT%%'
+ORDER BY call_count LIMIT 1$q$, :from, :to, :svc));
 SELECT query_id, call_count FROM ch.slow_query_patterns
 WHERE service_id = :svc AND from_date = :from AND to_date = :to AND query_text LIKE 'SELECT%'
 ORDER BY call_count LIMIT 1;
@@ -94,8 +94,8 @@ SELECT * FROM sim_requests(:m);
 
 -- no service_id: the services are listed and each is asked
 SELECT sim_mark() AS m \gset
-SELECT explain($$SELECT service_id, count(*) FROM ch.slow_query_patterns
-WHERE from_date = :from AND to_date = :to GROUP BY 1$$);
+SELECT explain(format($q$SELECT service_id, count(*) FROM ch.slow_query_patterns
+WHERE from_date = %1$L AND to_date = %2$L GROUP BY 1$q$, :from, :to));
 SELECT service_id, count(*) FROM ch.slow_query_patterns
 WHERE from_date = :from AND to_date = :to GROUP BY 1 ORDER BY 1;
 SELECT * FROM sim_requests(:m);

@@ -29,9 +29,12 @@ CREATE FOREIGN TABLE pga.issues (
 ) SERVER pga OPTIONS (resource 'issues');
 
 -- The GraphQL document and variables of each request
+-- (the default window's Unix times depend on when the test runs: <ts>)
 CREATE FUNCTION gql_requests(since bigint)
-RETURNS TABLE (query text, variables jsonb) LANGUAGE sql AS $$
-    SELECT j->'graphql'->>'query', j->'graphql'->'variables'
+RETURNS TABLE (query text, variables text) LANGUAGE sql AS $$
+    SELECT j->'graphql'->>'query',
+           regexp_replace((j->'graphql'->'variables')::text,
+                          '("d\d+_(startTs|endTs)"): \d+', '\1: <ts>', 'g')
     FROM sim_journal() j WHERE (j->>'seq')::bigint > since
     ORDER BY (j->>'seq')::bigint
 $$;
@@ -78,12 +81,35 @@ SELECT sim_reset();
 -- required key: a clear error with an example
 SELECT count(*) FROM pga.query_stats;
 
--- a join of databases and query_stats
+-- databases JOIN query_stats: one getServers, then one document asking
+-- for the query stats of every database at once
 SELECT sim_mark() AS m \gset
-SELECT d.datname, q.truncated_query, round(q.pct_of_total::numeric, 2) AS pct
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT d.datname, q.truncated_query, q.pct_of_total
 FROM pga.databases d JOIN pga.query_stats q ON q.database_id = d.id
-ORDER BY q.pct_of_total DESC, 1 LIMIT 5;
+ORDER BY q.pct_of_total DESC LIMIT 20;
+SELECT d.datname, q.truncated_query, q.pct_of_total
+FROM pga.databases d JOIN pga.query_stats q ON q.database_id = d.id
+ORDER BY q.pct_of_total DESC LIMIT 20;
 SELECT count(*) AS requests FROM gql_requests(:m);
+SELECT * FROM gql_requests(:m);
+-- the same rows as the same query over local copies of the data
+CREATE TEMP TABLE dbs AS SELECT * FROM pga.databases;
+CREATE TEMP TABLE qs AS SELECT * FROM pga.query_stats WHERE database_id IN ('12345', '12346', '22222');
+SELECT count(*) AS differences FROM (
+  (SELECT d.datname, q.truncated_query, q.pct_of_total
+   FROM pga.databases d JOIN pga.query_stats q ON q.database_id = d.id
+   ORDER BY q.pct_of_total DESC LIMIT 20)
+  EXCEPT ALL
+  (SELECT d.datname, q.truncated_query, q.pct_of_total
+   FROM dbs d JOIN qs q ON q.database_id = d.id
+   ORDER BY q.pct_of_total DESC LIMIT 20)) x;
+SELECT count(*) AS local_rows FROM (SELECT d.datname FROM dbs d JOIN qs q ON q.database_id = d.id LIMIT 20) x;
+-- a local filter on the driving side: only the matching database is asked for
+SELECT sim_mark() AS m \gset
+SELECT d.datname, count(*) FROM pga.databases d JOIN pga.query_stats q ON q.database_id = d.id
+WHERE d.datname = 'app' GROUP BY 1;
+SELECT variables FROM gql_requests(:m);
 
 -- issues: severity IN is one list argument; no server or database: every server's
 SELECT sim_mark() AS m \gset

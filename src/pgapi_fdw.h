@@ -482,6 +482,10 @@ typedef struct PgApiScanSpec
 	List	  **params;			/* column index -> List of PgApiParamValue *,
 								 * NIL when not constrained */
 	bool	   *constrained;	/* column index -> a qual gave values */
+	List	   *tuples;			/* explicit assignments from a join: each a
+								 * PgApiParamValue *[ncolumns], NULL where
+								 * not set */
+	bool	   *tuple_cols;		/* column index -> set by the tuples */
 	const char *sort_by;		/* API sort key, or NULL */
 	bool		sort_desc;
 	int64		limit;			/* rows wanted, -1 for all */

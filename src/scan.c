@@ -556,10 +556,20 @@ build_streams(PgApiScan *scan)
 	List	   *assigns;
 	bool		single = false;
 
+	/* a join gives whole assignments; without any, there are no rows */
+	if (spec->tuple_cols && spec->tuples == NIL)
+		return;
+	for (int i = 0; spec->tuple_cols && i < res->ncolumns; i++)
+		if (spec->tuple_cols[i] && (res->columns[i].flags & PGAPI_COL_ID) &&
+			res->single_path)
+			single = true;
+
 	for (int i = 0; i < res->ncolumns; i++)
 	{
 		const PgApiColumnDesc *col = &res->columns[i];
 
+		if (spec->tuple_cols && spec->tuple_cols[i])
+			continue;
 		if (spec->constrained[i])
 		{
 			if (spec->params[i] == NIL)
@@ -581,8 +591,11 @@ build_streams(PgApiScan *scan)
 							spec->relname, col->name)));
 	}
 
-	/* cross product, in descriptor order */
-	assigns = list_make1(palloc0(sizeof(PgApiParamValue *) * res->ncolumns));
+	/* cross product, in descriptor order, of the join's assignments */
+	if (spec->tuple_cols)
+		assigns = spec->tuples;
+	else
+		assigns = list_make1(palloc0(sizeof(PgApiParamValue *) * res->ncolumns));
 	for (int i = 0; i < res->ncolumns; i++)
 	{
 		List	   *next = NIL;
