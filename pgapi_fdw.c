@@ -1685,6 +1685,9 @@ pgapi_fdw_handler(PG_FUNCTION_ARGS)
 	routine->EndForeignScan = pgapiEndForeignScan;
 	routine->ExplainForeignScan = pgapiExplainForeignScan;
 
+	/* IMPORT FOREIGN SCHEMA (import.c) */
+	routine->ImportForeignSchema = pgapiImportForeignSchema;
+
 	PG_RETURN_POINTER(routine);
 }
 

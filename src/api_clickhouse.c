@@ -214,6 +214,51 @@ static const PgApiColumnDesc execution_columns[] = {
 	FIELD("span_id", "text"),
 };
 
+/*
+ * postgresInstanceMetricsGet: {"metrics": [{"key", "name", "unit",
+ * "description", "series": [{"label", "dataPoints": [{"timestamp",
+ * "value"}]}]}]}; one row per data point.
+ */
+static const PgApiRowStep metrics_rows[] = {
+	{"metrics", false}, {"series", false}, {"dataPoints", false}
+};
+
+static const PgApiColumnDesc metrics_columns[] = {
+	SERVICE_ID_COLUMN,
+	WINDOW_COLUMNS,
+	{"bucket_size_seconds", "integer", NULL, 0,
+	 PGAPI_COL_KEY | PGAPI_COL_SCALAR_ONLY | PGAPI_COL_ECHO | PGAPI_COL_BUCKET,
+	 "bucket_size_seconds", PGAPI_LOC_QUERY, PGAPI_FMT_INT, NULL, NULL, NULL, NULL},
+	{"metric", "text", "key", 2, 0, NULL, PGAPI_LOC_NONE, PGAPI_FMT_TEXT,
+	 NULL, NULL, NULL, NULL},
+	{"name", "text", NULL, 2, 0, NULL, PGAPI_LOC_NONE, PGAPI_FMT_TEXT,
+	 NULL, NULL, NULL, NULL},
+	{"unit", "text", NULL, 2, 0, NULL, PGAPI_LOC_NONE, PGAPI_FMT_TEXT,
+	 NULL, NULL, NULL, NULL},
+	{"description", "text", NULL, 2, 0, NULL, PGAPI_LOC_NONE, PGAPI_FMT_TEXT,
+	 NULL, NULL, NULL, NULL},
+	{"series", "text", "label", 1, 0, NULL, PGAPI_LOC_NONE, PGAPI_FMT_TEXT,
+	 NULL, NULL, NULL, NULL},
+	{"ts", "timestamptz", "timestamp", 0, 0, NULL, PGAPI_LOC_NONE,
+	 PGAPI_FMT_TEXT, NULL, NULL, NULL, NULL},
+	FIELD("value", "double precision"),
+};
+
+/*
+ * postgresPrometheusGet (org-wide) and postgresInstancePrometheusGet:
+ * Prometheus text, turned by prometheus.c into {"result": [{"metric",
+ * "labels", "value", "serviceId"}]}, one row per sample.  service_id comes
+ * from the sample's "postgres_service" label; "service_id =" selects the
+ * per-service endpoint (the single_path).
+ */
+static const PgApiColumnDesc prometheus_columns[] = {
+	FIELD("metric", "text"),
+	FIELD("labels", "jsonb"),
+	FIELD("value", "double precision"),
+	{"service_id", "text", NULL, 0, PGAPI_COL_KEY | PGAPI_COL_ID,
+	 "service_id", PGAPI_LOC_PATH, PGAPI_FMT_ID, NULL, NULL, NULL, NULL},
+};
+
 const PgApiResourceDesc pgapi_clickhouse_resources[] = {
 	{
 		.name = "organizations",
@@ -278,6 +323,32 @@ const PgApiResourceDesc pgapi_clickhouse_resources[] = {
 		.rows_estimate = 10,
 		.columns = execution_columns,
 		.ncolumns = lengthof(execution_columns),
+	},
+	{
+		.name = "postgres_metrics",
+		.fanout_resource = "postgres_services",
+		.fanout_column = "id",
+		.api = PGAPI_CLICKHOUSE,
+		.description = "Metrics of a service over a time window, one row per data point",
+		.path = SERVICE_PATH "/metrics",
+		.steps = metrics_rows,
+		.nsteps = lengthof(metrics_rows),
+		.rows_estimate = 1000,
+		.columns = metrics_columns,
+		.ncolumns = lengthof(metrics_columns),
+	},
+	{
+		.name = "postgres_prometheus",
+		.api = PGAPI_CLICKHOUSE,
+		.description = "Current Prometheus samples of the services, one row per sample",
+		.path = ORG_PATH "/postgres/prometheus",
+		.single_path = SERVICE_PATH "/prometheus",
+		.body = PGAPI_BODY_PROMETHEUS,
+		.steps = result_rows,
+		.nsteps = lengthof(result_rows),
+		.rows_estimate = 100,
+		.columns = prometheus_columns,
+		.ncolumns = lengthof(prometheus_columns),
 	},
 };
 

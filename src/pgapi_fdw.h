@@ -323,6 +323,8 @@ typedef enum PgApiValueFormat
 #define PGAPI_COL_ECHO			0x0800	/* value is the request parameter sent,
 										 * not a field of the row */
 #define PGAPI_COL_FANOUT_ALT	0x1000	/* given, it replaces the fan-out */
+#define PGAPI_COL_BUCKET		0x2000	/* absent: derived from the window,
+										 * see pgapi_window_defaults() */
 
 typedef struct PgApiColumnDesc
 {
@@ -533,5 +535,30 @@ extern char *pgapi_graphql_describe(const PgApiResourceDesc *res,
 									const bool *constrained);
 extern PgApiJsonValue pgapi_graphql_data(PgApiRequest *req, PgApiJsonDoc *doc,
 										 int alias);
+
+/* ----------------------------------------------------------------
+ *		import.c
+ * ----------------------------------------------------------------
+ */
+
+struct ImportForeignSchemaStmt;
+
+extern List *pgapiImportForeignSchema(struct ImportForeignSchemaStmt *stmt,
+									  Oid serverOid);
+
+/* ----------------------------------------------------------------
+ *		prometheus.c
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * Most data points the metrics endpoint returns per series; a window
+ * without bucket_size_seconds gets ceil(seconds / this) (DESIGN.md
+ * "Clarifications, Metrics").
+ */
+#define PGAPI_METRICS_MAX_POINTS 250
+
+extern char *pgapi_prometheus_to_json(const char *data, size_t len,
+									  size_t *json_len);
 
 #endif							/* PGAPI_FDW_H */

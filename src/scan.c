@@ -120,7 +120,8 @@ response_error_callback(void *arg)
 
 /*
  * Parse a response body, naming the request in any error (B2, B3, B7).
- * The document belongs to CurrentMemoryContext.
+ * The document belongs to CurrentMemoryContext.  A Prometheus text body
+ * (req->expect_text) is converted to JSON rows by prometheus.c first.
  */
 static PgApiJsonDoc *
 parse_response(PgApiRequest *req)
@@ -132,7 +133,21 @@ parse_response(PgApiRequest *req)
 	errcallback.arg = req;
 	errcallback.previous = error_context_stack;
 	error_context_stack = &errcallback;
-	doc = pgapi_json_parse(req->data, req->data_len);
+	if (req->expect_text)
+	{
+		/*
+		 * A text response (PGAPI_BODY_PROMETHEUS) becomes a JSON document of
+		 * rows first, so that the row iterator below walks it like any
+		 * other payload.
+		 */
+		size_t		len;
+		char	   *json = pgapi_prometheus_to_json(req->data, req->data_len,
+													&len);
+
+		doc = pgapi_json_parse(json, len);
+	}
+	else
+		doc = pgapi_json_parse(req->data, req->data_len);
 	error_context_stack = errcallback.previous;
 	return doc;
 }
@@ -321,7 +336,9 @@ pgapi_describe_requests(const PgApiResourceDesc *res,
 
 		if (known[i])
 			texts[i] = known[i];
-		else if (constrained[i] || (col->flags & (PGAPI_COL_WINDOW_FROM | PGAPI_COL_WINDOW_TO)))
+		else if (constrained[i] ||
+				 (col->flags & (PGAPI_COL_WINDOW_FROM | PGAPI_COL_WINDOW_TO |
+								PGAPI_COL_BUCKET)))
 			texts[i] = psprintf("{%s}", col->name);
 		if ((col->flags & PGAPI_COL_ID) && constrained[i] && res->single_path)
 			template = res->single_path;
@@ -423,6 +440,31 @@ pgapi_window_defaults(PgApiScanSpec *spec)
 								 res->columns[to_idx].name, spec->relname);
 	spec->params[to_idx] = list_make1(v);
 	spec->constrained[to_idx] = true;
+
+	/*
+	 * A PGAPI_COL_BUCKET column not given (postgres_metrics'
+	 * bucket_size_seconds) gets the smallest whole number of seconds that
+	 * keeps the window within PGAPI_METRICS_MAX_POINTS points (DESIGN.md
+	 * "Clarifications, Metrics"); it is sent and echoed like a given one.
+	 */
+	for (int i = 0; i < res->ncolumns; i++)
+	{
+		int64		window_ms = (to - from) / 1000;
+		int64		points_ms = INT64CONST(1000) * PGAPI_METRICS_MAX_POINTS;
+		int64		bucket;
+
+		if (!(res->columns[i].flags & PGAPI_COL_BUCKET) || spec->constrained[i])
+			continue;
+		bucket = Max((window_ms + points_ms - 1) / points_ms, 1);
+		if (bucket > PG_INT32_MAX)
+			bucket = PG_INT32_MAX;
+		v = palloc(sizeof(PgApiParamValue));
+		v->datum = Int32GetDatum((int32) bucket);
+		v->text = pgapi_format_value(v->datum, INT4OID, res->columns[i].format,
+									 res->columns[i].name, spec->relname);
+		spec->params[i] = list_make1(v);
+		spec->constrained[i] = true;
+	}
 }
 
 static void
@@ -697,6 +739,7 @@ make_request(PgApiScan *scan, PgApiFetch *fetch)
 						 stream->offset);
 		}
 		req = pgapi_request_new(cxt, PGAPI_GET, buf.data);
+		req->expect_text = (res->body == PGAPI_BODY_PROMETHEUS);
 
 		/*
 		 * A 404 for an object the query named (a service deleted meanwhile,
