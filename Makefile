@@ -11,6 +11,7 @@ OBJS = \
 	src/graphql.o \
 	src/http.o \
 	src/json.o \
+	src/modify.o \
 	src/option.o \
 	src/resource.o \
 	src/scan.o
@@ -27,7 +28,7 @@ PG_CPPFLAGS = -I$(srcdir)/src $(shell $(PKG_CONFIG) --cflags json-c) \
 SHLIB_LINK = $(shell $(PKG_CONFIG) --libs json-c) $(shell $(CURL_CONFIG) --libs)
 PG_CFLAGS += -Wall -Wextra -Wno-unused-parameter
 
-REGRESS = setup option read types explain errors security patterns joins pganalyze
+REGRESS = setup option read types explain errors security patterns joins pganalyze writes
 REGRESS_OPTS = --inputdir=$(srcdir) --load-extension=plpgsql
 
 EXTRA_CLEAN = results regression.diffs regression.out
