@@ -12,6 +12,7 @@ OBJS = \
 	src/http.o \
 	src/import.o \
 	src/json.o \
+	src/modify.o \
 	src/option.o \
 	src/prometheus.o \
 	src/resource.o \
@@ -29,7 +30,7 @@ PG_CPPFLAGS = -I$(srcdir)/src $(shell $(PKG_CONFIG) --cflags json-c) \
 SHLIB_LINK = $(shell $(PKG_CONFIG) --libs json-c) $(shell $(CURL_CONFIG) --libs)
 PG_CFLAGS += -Wall -Wextra -Wno-unused-parameter
 
-REGRESS = setup option read types explain errors security patterns joins pganalyze import metrics cron
+REGRESS = setup option read types explain errors security patterns joins pganalyze writes import metrics cron
 REGRESS_OPTS = --inputdir=$(srcdir) --load-extension=plpgsql
 
 EXTRA_CLEAN = results regression.diffs regression.out

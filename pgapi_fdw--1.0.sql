@@ -35,6 +35,15 @@ RETURNS SETOF record
 AS 'MODULE_PATHNAME'
 LANGUAGE C STRICT STABLE PARALLEL SAFE;
 
+-- Runs a command (restart, promote, switchover) on a ClickHouse Cloud
+-- Postgres service: PATCH .../postgres/{id}/state.  A remote write: never
+-- retried, refused in a read-only transaction, not undone by ROLLBACK.
+CREATE FUNCTION pgapi_fdw_service_command(server name, service_id text,
+                                          command text)
+RETURNS jsonb
+AS 'MODULE_PATHNAME'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+
 -- Checks foreign tables of this wrapper when they are created or altered:
 -- the resource must belong to the server's API and every column must be
 -- one the resource knows (or carry a "field" option).

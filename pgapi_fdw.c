@@ -1687,6 +1687,16 @@ pgapi_fdw_handler(PG_FUNCTION_ARGS)
 
 	/* IMPORT FOREIGN SCHEMA (import.c) */
 	routine->ImportForeignSchema = pgapiImportForeignSchema;
+	/* writes: modify.c (no batch insert: RELIABILITY W8) */
+	routine->AddForeignUpdateTargets = pgapiAddForeignUpdateTargets;
+	routine->PlanForeignModify = pgapiPlanForeignModify;
+	routine->BeginForeignModify = pgapiBeginForeignModify;
+	routine->ExecForeignInsert = pgapiExecForeignInsert;
+	routine->ExecForeignUpdate = pgapiExecForeignUpdate;
+	routine->ExecForeignDelete = pgapiExecForeignDelete;
+	routine->EndForeignModify = pgapiEndForeignModify;
+	routine->IsForeignRelUpdatable = pgapiIsForeignRelUpdatable;
+	routine->ExplainForeignModify = pgapiExplainForeignModify;
 
 	PG_RETURN_POINTER(routine);
 }
@@ -1695,4 +1705,5 @@ void
 _PG_init(void)
 {
 	pgapi_http_init();
+	pgapi_modify_init();
 }

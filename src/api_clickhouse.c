@@ -121,6 +121,29 @@ static const PgApiColumnDesc service_columns[] = {
 	FIELD("password", "text"),
 };
 
+/*
+ * Keys of the pgConfig schema (additionalProperties: false).  On the "name"
+ * column of postgres_config, "allowed" lists them: an UPDATE of another
+ * name in section pg_config is refused before any request.  pgBouncerConfig
+ * takes any key.
+ */
+static const char *const pg_config_keys[] = {
+	"max_connections", "default_transaction_isolation",
+	"ssl_min_protocol_version", "maintenance_work_mem", "work_mem",
+	"effective_cache_size", "random_page_cost", "effective_io_concurrency",
+	"max_worker_processes", "max_parallel_workers",
+	"max_parallel_workers_per_gather", "max_parallel_maintenance_workers",
+	"statement_timeout", "lock_timeout", "idle_session_timeout",
+	"idle_in_transaction_session_timeout", "transaction_timeout",
+	"wal_sender_timeout", "wal_keep_size", "min_wal_size", "max_wal_size",
+	"max_slot_wal_keep_size", "wal_compression", "autovacuum_max_workers",
+	"autovacuum_naptime", "autovacuum_work_mem",
+	"autovacuum_vacuum_scale_factor", "autovacuum_analyze_scale_factor",
+	"autovacuum_vacuum_insert_scale_factor", "autovacuum_vacuum_cost_limit",
+	"autovacuum_vacuum_cost_delay",
+	NULL
+};
+
 /* postgresInstanceConfigGet: {"pgConfig": {...}, "pgBouncerConfig": {...}} */
 static const PgApiRowStep config_rows[] = {{NULL, true}, {NULL, true}};
 static const char *const config_sections[] = {
@@ -132,7 +155,7 @@ static const PgApiColumnDesc config_columns[] = {
 	{"section", "text", "$key", 1, 0, NULL, PGAPI_LOC_NONE, PGAPI_FMT_TEXT,
 	NULL, NULL, config_sections, NULL},
 	{"name", "text", "$key", 0, 0, NULL, PGAPI_LOC_NONE, PGAPI_FMT_TEXT,
-	NULL, NULL, NULL, NULL},
+	NULL, pg_config_keys, NULL, NULL},
 	{"value", "text", "$value", 0, PGAPI_COL_UPDATE, NULL, PGAPI_LOC_NONE,
 	PGAPI_FMT_TEXT, NULL, NULL, NULL, NULL},
 };
@@ -282,6 +305,9 @@ const PgApiResourceDesc pgapi_clickhouse_resources[] = {
 		.rows_estimate = 10,
 		.columns = service_columns,
 		.ncolumns = lengthof(service_columns),
+		.insert_path = ORG_PATH "/postgres",
+		.update_path = ORG_PATH "/postgres/{id}",
+		.delete_path = ORG_PATH "/postgres/{id}",
 	},
 	{
 		.name = "postgres_config",
@@ -295,6 +321,7 @@ const PgApiResourceDesc pgapi_clickhouse_resources[] = {
 		.rows_estimate = 20,
 		.columns = config_columns,
 		.ncolumns = lengthof(config_columns),
+		.update_path = SERVICE_PATH "/config",
 	},
 	{
 		.name = "slow_query_patterns",

@@ -26,6 +26,7 @@
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
 #include "utils/palloc.h"
+#include "utils/relcache.h"
 #include "utils/timestamp.h"
 
 /* Which API a server talks to. */
@@ -510,6 +511,9 @@ extern List *pgapi_describe_requests(const PgApiResourceDesc *res,
 extern char *pgapi_scan_selection(const PgApiResourceDesc *res, int natts,
 								  const int *attcol, char *const *attfield,
 								  const bool *needed);
+extern char *pgapi_organization_id(const PgApiServerOptions *opts,
+								   UserMapping *user, PgApiConnection *conn,
+								   PgApiStats *stats);
 
 /* ----------------------------------------------------------------
  *		graphql.c
@@ -560,5 +564,51 @@ extern List *pgapiImportForeignSchema(struct ImportForeignSchemaStmt *stmt,
 
 extern char *pgapi_prometheus_to_json(const char *data, size_t len,
 									  size_t *json_len);
+
+/* ----------------------------------------------------------------
+ *		modify.c
+ * ----------------------------------------------------------------
+ */
+
+struct PlannerInfo;
+struct ModifyTable;
+struct ModifyTableState;
+struct ResultRelInfo;
+struct EState;
+struct TupleTableSlot;
+struct ExplainState;
+struct RangeTblEntry;
+
+extern void pgapi_modify_init(void);
+extern void pgapiAddForeignUpdateTargets(struct PlannerInfo *root,
+										 Index rtindex,
+										 struct RangeTblEntry *target_rte,
+										 Relation target_relation);
+extern List *pgapiPlanForeignModify(struct PlannerInfo *root,
+									struct ModifyTable *plan,
+									Index resultRelation, int subplan_index);
+extern void pgapiBeginForeignModify(struct ModifyTableState *mtstate,
+									struct ResultRelInfo *rinfo,
+									List *fdw_private, int subplan_index,
+									int eflags);
+extern struct TupleTableSlot *pgapiExecForeignInsert(struct EState *estate,
+													 struct ResultRelInfo *rinfo,
+													 struct TupleTableSlot *slot,
+													 struct TupleTableSlot *planSlot);
+extern struct TupleTableSlot *pgapiExecForeignUpdate(struct EState *estate,
+													 struct ResultRelInfo *rinfo,
+													 struct TupleTableSlot *slot,
+													 struct TupleTableSlot *planSlot);
+extern struct TupleTableSlot *pgapiExecForeignDelete(struct EState *estate,
+													 struct ResultRelInfo *rinfo,
+													 struct TupleTableSlot *slot,
+													 struct TupleTableSlot *planSlot);
+extern void pgapiEndForeignModify(struct EState *estate,
+								  struct ResultRelInfo *rinfo);
+extern int	pgapiIsForeignRelUpdatable(Relation rel);
+extern void pgapiExplainForeignModify(struct ModifyTableState *mtstate,
+									  struct ResultRelInfo *rinfo,
+									  List *fdw_private, int subplan_index,
+									  struct ExplainState *es);
 
 #endif							/* PGAPI_FDW_H */

@@ -257,6 +257,29 @@ discover_organization(PgApiScan *scan, UserMapping *user)
 }
 
 /*
+ * pgapi_organization_id
+ *		The organization a server works on, as discover_organization finds
+ *		it, for callers that are not scans (writes, functions).  May make
+ *		one GET /v1/organizations request on conn.  palloc'd in
+ *		CurrentMemoryContext.
+ */
+char *
+pgapi_organization_id(const PgApiServerOptions *opts, UserMapping *user,
+					  PgApiConnection *conn, PgApiStats *stats)
+{
+	PgApiScanSpec spec;
+	PgApiScan	scan;
+
+	memset(&spec, 0, sizeof(spec));
+	memset(&scan, 0, sizeof(scan));
+	spec.opts = opts;
+	scan.spec = &spec;
+	scan.conn = conn;
+	scan.stats = stats;
+	return discover_organization(&scan, user);
+}
+
+/*
  * The query string of a request: the parameters in descriptor order, then
  * sorting and paging.
  */

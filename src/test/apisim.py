@@ -582,6 +582,7 @@ class Sim:
             self.config = json.loads(json.dumps(DEFAULT_CONFIG))
             self.faults = []
             self.fault_seq = 0
+            self.created = 0
             self.scenarios = set()
             self.rate = {}
             self.list_cache = collections.OrderedDict()
@@ -1052,18 +1053,22 @@ class ClickHouse:
     def new_service(self, name, provider, region, version, size, storage, ha, tags, primary, cfg, bcfg,
                     state):
         sim = self.sim
-        sid = str(uuid.uuid4())
+        # ids and passwords of created services are deterministic (counted
+        # from the last reset), so that tests can show them
+        sim.created += 1
+        sid = det_uuid("created", sim.created)
         data = collections.OrderedDict(
             id=sid, name=name, provider=provider, region=region, postgresVersion=version, size=size,
             storageSize=storage, haType=ha, tags=tags, state="running",
             createdAt=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
             isPrimary=primary, username="postgres",
-            hostname="%s-%s.%s.c0.%s.%s.pg.clickhouse.cloud" % (slug(name), uuid.uuid4().hex[:8], sid,
+            hostname="%s-%s.%s.c0.%s.%s.pg.clickhouse.cloud" % (slug(name), sid[:8], sid,
                                                                  region, provider))
         config = json.loads(json.dumps(sim.fx.json("clickhouse/postgres_config_get.200.json")["result"]))
         config["pgConfig"].update(cfg or {})
         config["pgBouncerConfig"].update(bcfg or {})
-        svc = Service(data, config, ListPatternSet([]), gen_password(), sim.gen_prom(sid))
+        svc = Service(data, config, ListPatternSet([]), "Created%04dPassword" % sim.created,
+                      sim.gen_prom(sid))
         svc.pending_state, svc.pending_reads = state, 1
         sim.services[sid] = svc
         sim.list_cache.clear()
