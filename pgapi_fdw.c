@@ -425,6 +425,28 @@ ec_member_matches_key(PlannerInfo *root, RelOptInfo *rel,
 }
 
 /*
+ * If rinfo feeds a key column from other relations, add the parameterization
+ * it needs to ppi_list.
+ */
+static List *
+add_clause_ppi(PlannerInfo *root, RelOptInfo *baserel, PgApiRelInfo *info,
+			   RestrictInfo *rinfo, List *ppi_list)
+{
+	PgApiKeyQual qual;
+	Relids		required_outer;
+
+	if (!pgapi_match_key_qual(root, baserel, info, rinfo->clause, &qual))
+		return ppi_list;
+	required_outer = bms_union(rinfo->clause_relids, baserel->lateral_relids);
+	required_outer = bms_del_member(required_outer, baserel->relid);
+	if (bms_is_empty(required_outer))
+		return ppi_list;
+	return list_append_unique_ptr(ppi_list,
+								  get_baserel_parampathinfo(root, baserel,
+															required_outer));
+}
+
+/*
  * Parameterized paths: one per set of outer relations whose columns can
  * feed key columns (joins, LATERAL), as postgres_fdw builds them.  Priced
  * at one request per outer row, so a nested loop over a few outer rows
@@ -440,20 +462,9 @@ add_parameterized_paths(PlannerInfo *root, RelOptInfo *baserel,
 	foreach(lc, baserel->joininfo)
 	{
 		RestrictInfo *rinfo = (RestrictInfo *) lfirst(lc);
-		PgApiKeyQual qual;
-		Relids		required_outer;
 
-		if (!join_clause_is_movable_to(rinfo, baserel))
-			continue;
-		if (!pgapi_match_key_qual(root, baserel, info, rinfo->clause, &qual))
-			continue;
-		required_outer = bms_union(rinfo->clause_relids, baserel->lateral_relids);
-		required_outer = bms_del_member(required_outer, baserel->relid);
-		if (bms_is_empty(required_outer))
-			continue;
-		ppi_list = list_append_unique_ptr(ppi_list,
-										  get_baserel_parampathinfo(root, baserel,
-																	required_outer));
+		if (join_clause_is_movable_to(rinfo, baserel))
+			ppi_list = add_clause_ppi(root, baserel, info, rinfo, ppi_list);
 	}
 
 	if (baserel->has_eclass_joins)
@@ -474,21 +485,8 @@ add_parameterized_paths(PlannerInfo *root, RelOptInfo *baserel,
 															 &arg,
 															 baserel->lateral_referencers);
 			foreach(lc2, clauses)
-			{
-				RestrictInfo *rinfo = (RestrictInfo *) lfirst(lc2);
-				PgApiKeyQual qual;
-				Relids		required_outer;
-
-				if (!pgapi_match_key_qual(root, baserel, info, rinfo->clause, &qual))
-					continue;
-				required_outer = bms_union(rinfo->clause_relids, baserel->lateral_relids);
-				required_outer = bms_del_member(required_outer, baserel->relid);
-				if (bms_is_empty(required_outer))
-					continue;
-				ppi_list = list_append_unique_ptr(ppi_list,
-												  get_baserel_parampathinfo(root, baserel,
-																			required_outer));
-			}
+				ppi_list = add_clause_ppi(root, baserel, info,
+										  (RestrictInfo *) lfirst(lc2), ppi_list);
 		}
 	}
 
