@@ -21,6 +21,17 @@ WHERE service_id = :svc AND from_date = :from AND to_date = :to
 ORDER BY total_duration_us DESC LIMIT 2;
 SELECT * FROM sim_requests(:m);
 
+-- The canonical report, as a pg_cron job or an application would send it:
+-- exactly one request, with limit=10
+PREPARE canonical(text) AS
+SELECT query_id, total_duration_us FROM ch.slow_query_patterns
+WHERE service_id = $1 AND from_date = now() - interval '1 day'
+ORDER BY total_duration_us DESC LIMIT 10;
+SELECT sim_mark() AS m \gset
+EXECUTE canonical(:svc);
+SELECT * FROM sim_requests(:m);
+DEALLOCATE canonical;
+
 -- the window echoes what was sent, in UTC with milliseconds; sub-millisecond
 -- parts are dropped
 SELECT sim_mark() AS m \gset
