@@ -1484,6 +1484,46 @@ append_api_detail(StringInfo buf, PgApiConnection *conn, PgApiRequest *req)
 }
 
 /*
+ * curl's error text names the peer ("Failed to connect to 10.0.0.7 port
+ * 8443 after 3 ms"); messages carry no host:port (RELIABILITY C3, found by
+ * src/test/faults.py F1/F2), so "HOST port N" becomes "the server".
+ */
+static char *
+strip_peer_address(const char *s)
+{
+	StringInfoData b;
+	const char *p = s;
+
+	initStringInfo(&b);
+	for (;;)
+	{
+		const char *q = strstr(p, " port ");
+		const char *h;
+
+		if (q == NULL)
+		{
+			appendStringInfoString(&b, p);
+			break;
+		}
+		if (!isdigit((unsigned char) q[6]))
+		{
+			appendBinaryStringInfo(&b, p, (int) (q + 6 - p));
+			p = q + 6;
+			continue;
+		}
+		h = q;
+		while (h > p && h[-1] != ' ')
+			h--;
+		appendBinaryStringInfo(&b, p, (int) (h - p));
+		appendStringInfoString(&b, "the server");
+		p = q + 6;
+		while (isdigit((unsigned char) *p))
+			p++;
+	}
+	return b.data;
+}
+
+/*
  * Raise the ERROR of a failed request from outcome_table (DESIGN.md
  * "Errors", RELIABILITY section 2).  The primary message is ours; API and
  * curl text go to DETAIL only, escaped, redacted and bounded.  curl_text is
@@ -1979,7 +2019,8 @@ finish_transfer(PgApiHttpQueue *queue, PgApiRequest *req)
 	}
 
 	if (rc != CURLE_OK)
-		curl_text = pstrdup(h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc));
+		curl_text = strip_peer_address(h->errbuf[0] ? h->errbuf :
+									   curl_easy_strerror(rc));
 	release_handle(st);
 	st->phase = PGAPI_REQ_PENDING;
 	queue_abort(queue);
