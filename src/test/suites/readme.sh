@@ -27,6 +27,8 @@ fi
 echo "ok - the quick start block has $(wc -l <"$block") lines"
 passed=$((passed + 1))
 
+# the simulator's default data set (other suites may have created services)
+curl -sS -X POST "$PGAPI_SIM_URL/__mock/reset" >/dev/null
 createdb "$db"
 if psql -X -d "$db" -v ON_ERROR_STOP=1 -P pager=off \
 	-v ch_url="$PGAPI_SIM_URL" -v ch_key_id=readme-key -v ch_key_secret=readme-secret \
