@@ -1193,7 +1193,7 @@ build_row(PgApiScan *scan, Datum *values, bool *isnull)
 		if (col && (col->flags & PGAPI_COL_DETAIL) && scan->details)
 			elem = scan->details[scan->row_number];
 
-		if (field && strcmp(field, "$key") == 0)
+		if (field && field[0] == '$' && strcmp(field, "$key") == 0)
 		{
 			const char *key = map_value(col, it->key[lvl]);
 
@@ -1204,7 +1204,7 @@ build_row(PgApiScan *scan, Datum *values, bool *isnull)
 			}
 			continue;
 		}
-		if (field && strcmp(field, "$value") == 0)
+		if (field && field[0] == '$' && strcmp(field, "$value") == 0)
 		{
 			values[a] = pgapi_json_to_datum(elem, &scan->convs[a], &isnull[a]);
 			continue;
