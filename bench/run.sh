@@ -30,7 +30,6 @@ RUNS=${PGAPI_BENCH_RUNS:-3}
 VENDOR=${PGAPI_BENCH_VENDOR:-$PGAPI_REPO/../shared/vendor}
 HTTP_TARBALL="$VENDOR/pgsql-http-ee52345.tar.gz"
 DESTDIR_OPT=${PGAPI_BENCH_DESTDIR:-}
-export PGAPI_PRELOAD=${PGAPI_PRELOAD:-}
 
 if [ -n "$DESTDIR_OPT" ]; then
 	PG_BINDIR="$DESTDIR_OPT/usr/lib/postgresql/$PG_MAJOR/bin"
