@@ -2069,10 +2069,11 @@ queue_wait(PgApiConnection *conn, double wait)
 
 /*
  * One round of the loop: start, perform, evaluate finished transfers in
- * FIFO order, and wait unless something moved or the oldest is done.
+ * FIFO order, and (if may_wait) wait unless something moved or the oldest
+ * is done.
  */
 static void
-queue_step(PgApiHttpQueue *queue)
+queue_step(PgApiHttpQueue *queue, bool may_wait)
 {
 	PgApiConnection *conn = queue->conn;
 	double		wait = PGAPI_POLL_MS;
@@ -2107,6 +2108,8 @@ queue_step(PgApiHttpQueue *queue)
 		}
 	}
 
+	if (!may_wait)
+		return;
 	first = queue->reqs[queue->head];
 	if (progressed || (first != NULL && first->done))
 		return;
@@ -2148,7 +2151,7 @@ pgapi_queue_next(PgApiHttpQueue *queue)
 
 		PG_TRY();
 		{
-			queue_step(queue);
+			queue_step(queue, true);
 		}
 		PG_CATCH();
 		{
@@ -2158,6 +2161,39 @@ pgapi_queue_next(PgApiHttpQueue *queue)
 		}
 		PG_END_TRY();
 	}
+}
+
+/*
+ * pgapi_queue_poll
+ *		Move the queue's transfers along without blocking: start what may
+ *		start (slots and rate-limit tokens permitting), let curl send and
+ *		receive what the sockets hold, and evaluate finished transfers.
+ *		A scan calls it while it turns the current page into rows, so that
+ *		the next page is on its way meanwhile (pgapi_queue_add only queues).
+ *		Errors as pgapi_queue_next, which it leaves the same state for.
+ */
+void
+pgapi_queue_poll(PgApiHttpQueue *queue)
+{
+	if (queue->closed || queue->failed)
+		elog(ERROR, "pgapi_fdw request queue is closed");
+
+	while (queue->head < queue->tail && queue->reqs[queue->head] == NULL)
+		queue->head++;
+	if (queue->head == queue->tail)
+		return;
+
+	PG_TRY();
+	{
+		queue_step(queue, false);
+	}
+	PG_CATCH();
+	{
+		queue_abort(queue);
+		queue->failed = true;
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
 }
 
 /*

@@ -215,6 +215,23 @@ read_u_escape(const unsigned char *s, size_t len, size_t i)
  *		Structure is left to json-c.  Returns false and sets *erroff and *what (a constant) on
  *		the first fault.  Never ereports.
  */
+#define JSON_IS_DIGIT(c)	((c) >= '0' && (c) <= '9')
+
+/*
+ * Bytes that may stand for themselves inside a JSON string: not '"', not
+ * '\\', not a control character.  Filled on first use.
+ */
+static bool json_str_plain[256];
+static bool json_str_plain_ready = false;
+
+static void
+json_str_plain_init(void)
+{
+	for (int c = 0; c < 256; c++)
+		json_str_plain[c] = (c >= 0x20 && c != '"' && c != '\\');
+	json_str_plain_ready = true;
+}
+
 static bool
 json_lex_check(const char *data, size_t len, size_t *erroff, const char **what)
 {
@@ -222,6 +239,9 @@ json_lex_check(const char *data, size_t len, size_t *erroff, const char **what)
 	size_t		i = 0;
 	int			depth = 0;
 	bool		seen = false;
+
+	if (unlikely(!json_str_plain_ready))
+		json_str_plain_init();
 
 	while (i < len)
 	{
@@ -270,6 +290,11 @@ json_lex_check(const char *data, size_t len, size_t *erroff, const char **what)
 						*what = "unterminated string";
 						return false;
 					}
+					/* the common case: a run of plain bytes */
+					while (i < len && json_str_plain[s[i]])
+						i++;
+					if (i >= len)
+						continue;	/* reported as unterminated above */
 					c = s[i];
 					if (c == '"')
 					{
@@ -382,7 +407,7 @@ json_lex_check(const char *data, size_t len, size_t *erroff, const char **what)
 					i++;
 				else if (i < len && s[i] >= '1' && s[i] <= '9')
 				{
-					while (i < len && isdigit(s[i]))
+					while (i < len && JSON_IS_DIGIT(s[i]))
 						i++;
 				}
 				else
@@ -390,9 +415,9 @@ json_lex_check(const char *data, size_t len, size_t *erroff, const char **what)
 				if (i < len && s[i] == '.')
 				{
 					i++;
-					if (i >= len || !isdigit(s[i]))
+					if (i >= len || !JSON_IS_DIGIT(s[i]))
 						goto bad_number;
-					while (i < len && isdigit(s[i]))
+					while (i < len && JSON_IS_DIGIT(s[i]))
 						i++;
 				}
 				if (i < len && (s[i] == 'e' || s[i] == 'E'))
@@ -400,9 +425,9 @@ json_lex_check(const char *data, size_t len, size_t *erroff, const char **what)
 					i++;
 					if (i < len && (s[i] == '+' || s[i] == '-'))
 						i++;
-					if (i >= len || !isdigit(s[i]))
+					if (i >= len || !JSON_IS_DIGIT(s[i]))
 						goto bad_number;
-					while (i < len && isdigit(s[i]))
+					while (i < len && JSON_IS_DIGIT(s[i]))
 						i++;
 				}
 				if (!is_json_delim(s, len, i))
@@ -1333,6 +1358,28 @@ convert_value(struct json_object *o, PgApiConvKind kind, FmgrInfo *flinfo,
 
 		case PGAPI_CONV_INPUT:
 		default:
+
+			/*
+			 * Integers into integer columns: the value int8in/int4in/int2in
+			 * would return for the text, without printing and reparsing
+			 * it.  Anything out of range takes the input function below,
+			 * for its own error.
+			 */
+			if (jt == json_type_int &&
+				(typid == INT8OID || typid == INT4OID || typid == INT2OID))
+			{
+				int64		i = json_object_get_int64(o);
+
+				check_clamped_int(o);
+				if (typid == INT8OID &&
+					!(i == PG_INT64_MAX &&
+					  json_object_get_uint64(o) > (uint64) PG_INT64_MAX))
+					return Int64GetDatum(i);
+				if (typid == INT4OID && i >= PG_INT32_MIN && i <= PG_INT32_MAX)
+					return Int32GetDatum((int32) i);
+				if (typid == INT2OID && i >= PG_INT16_MIN && i <= PG_INT16_MAX)
+					return Int16GetDatum((int16) i);
+			}
 			s = value_text(o, buf, &len, &utf8);
 			return InputFunctionCall(flinfo, to_server(s, len, utf8),
 									 ioparam, typmod);

@@ -170,6 +170,7 @@ extern PgApiHttpQueue *pgapi_queue_create(PgApiConnection *conn,
 										  PgApiStats *stats);
 extern void pgapi_queue_add(PgApiHttpQueue *queue, PgApiRequest *req);
 extern PgApiRequest *pgapi_queue_next(PgApiHttpQueue *queue);
+extern void pgapi_queue_poll(PgApiHttpQueue *queue);
 extern int	pgapi_queue_pending(PgApiHttpQueue *queue);
 extern void pgapi_queue_close(PgApiHttpQueue *queue);
 extern void pgapi_http_run(PgApiConnection *conn, PgApiRequest **reqs,

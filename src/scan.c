@@ -39,6 +39,12 @@
 
 #define PGAPI_MAX_LEVELS 4
 
+/*
+ * Rows emitted between two non-blocking polls of the request queue while a
+ * page is turned into rows (a power of two).
+ */
+#define PGAPI_POLL_ROWS 64
+
 /* A stream: one assignment of parameters, paged. */
 typedef struct PgApiStream
 {
@@ -962,6 +968,7 @@ continue_paging(PgApiScan *scan, PgApiRequest *req, PgApiStream *stream,
 {
 	int64		asked = page_limit(scan, stream);
 	uint32		h;
+	MemoryContext oldcxt;
 
 	if (asked <= 0)
 	{
@@ -1000,6 +1007,10 @@ continue_paging(PgApiScan *scan, PgApiRequest *req, PgApiStream *stream,
 				 errdetail("Rows are never silently truncated."),
 				 errhint("Narrow the query with WHERE or LIMIT, or raise the server option max_pages.")));
 	pgapi_queue_add(scan->queue, make_request(scan, make_fetch(&stream, 1)));
+	/* send it now: the API prepares it while this page becomes rows */
+	oldcxt = MemoryContextSwitchTo(scan->cxt);
+	pgapi_queue_poll(scan->queue);
+	MemoryContextSwitchTo(oldcxt);
 }
 
 /*
@@ -1182,7 +1193,7 @@ build_row(PgApiScan *scan, Datum *values, bool *isnull)
 		if (col && (col->flags & PGAPI_COL_DETAIL) && scan->details)
 			elem = scan->details[scan->row_number];
 
-		if (field && strcmp(field, "$key") == 0)
+		if (field && field[0] == '$' && strcmp(field, "$key") == 0)
 		{
 			const char *key = map_value(col, it->key[lvl]);
 
@@ -1193,7 +1204,7 @@ build_row(PgApiScan *scan, Datum *values, bool *isnull)
 			}
 			continue;
 		}
-		if (field && strcmp(field, "$value") == 0)
+		if (field && field[0] == '$' && strcmp(field, "$value") == 0)
 		{
 			values[a] = pgapi_json_to_datum(elem, &scan->convs[a], &isnull[a]);
 			continue;
@@ -1330,6 +1341,20 @@ pgapi_scan_next(PgApiScan *scan, Datum *values, bool *isnull)
 			scan->have_row = iter_next(scan, scan->page_req, &scan->iter);
 			scan->row_number++;
 			continue;
+		}
+
+		/*
+		 * Let curl take in what has arrived of the pages in flight, now and
+		 * then, so that the next one is complete by the time this one is
+		 * done with.  Must run in the scan context, as next_page does.
+		 */
+		if ((scan->row_number & (PGAPI_POLL_ROWS - 1)) == PGAPI_POLL_ROWS - 1 &&
+			scan->queue)
+		{
+			MemoryContext oldcxt = MemoryContextSwitchTo(scan->cxt);
+
+			pgapi_queue_poll(scan->queue);
+			MemoryContextSwitchTo(oldcxt);
 		}
 
 		build_row(scan, values, isnull);
