@@ -7,6 +7,7 @@ OBJS = \
 	pgapi_fdw.o \
 	src/api_clickhouse.o \
 	src/api_pganalyze.o \
+	src/cache.o \
 	src/deparse.o \
 	src/graphql.o \
 	src/http.o \
@@ -30,7 +31,7 @@ PG_CPPFLAGS = -I$(srcdir)/src $(shell $(PKG_CONFIG) --cflags json-c) \
 SHLIB_LINK = $(shell $(PKG_CONFIG) --libs json-c) $(shell $(CURL_CONFIG) --libs)
 PG_CFLAGS += -Wall -Wextra -Wno-unused-parameter
 
-REGRESS = setup option read types explain errors security patterns joins pganalyze writes import metrics cron
+REGRESS = setup option read types explain errors security patterns joins pganalyze writes import metrics cache cron
 REGRESS_OPTS = --inputdir=$(srcdir) --load-extension=plpgsql
 
 EXTRA_CLEAN = results regression.diffs regression.out

@@ -57,3 +57,10 @@ CREATE EVENT TRIGGER pgapi_fdw_check_tables
   WHEN TAG IN ('CREATE FOREIGN TABLE', 'ALTER FOREIGN TABLE',
                'IMPORT FOREIGN SCHEMA')
   EXECUTE FUNCTION pgapi_fdw_check_tables();
+
+-- Empty this backend's response cache (server option cache_ttl_ms);
+-- returns the number of responses dropped.
+CREATE FUNCTION pgapi_fdw_cache_clear()
+RETURNS bigint
+AS 'MODULE_PATHNAME'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;

@@ -759,6 +759,9 @@ connection_build(PgApiConnection *conn, UserMapping *user,
 
 	Assert(!conn->valid);
 
+	/* responses cached for the old server or mapping no longer apply */
+	pgapi_cache_forget(conn->umid);
+
 	/* errors if the keys the API needs are missing (C15) */
 	pgapi_get_credentials(user, opts->api, &creds);
 	check_header_value(creds.key_id, "key_id", server->servername);
@@ -1829,6 +1832,26 @@ pgapi_queue_add(PgApiHttpQueue *queue, PgApiRequest *req)
 	st->deadline = 0;
 	st->rate_since = 0;
 	queue->reqs[queue->tail++] = req;
+
+	/* an identical read within cache_ttl_ms: answered, in queue order */
+	if (req->idempotent && queue->conn->opts.cache_ttl_ms > 0)
+	{
+		char	   *data;
+		size_t		len;
+		long		status;
+
+		if (pgapi_cache_lookup(queue->conn->umid, req, &data, &len, &status))
+		{
+			free(req->data);
+			req->data = data;
+			req->data_len = len;
+			req->status = status;
+			req->from_cache = true;
+			req->done = true;
+			st->phase = PGAPI_REQ_DONE;
+			queue->stats->cache_hits++;
+		}
+	}
 }
 
 /* Start one transfer of req. May ERROR (the request owns what it got). */
@@ -2012,6 +2035,9 @@ finish_transfer(PgApiHttpQueue *queue, PgApiRequest *req)
 
 	if (out == PGAPI_OUT_OK || out == PGAPI_OUT_NOT_FOUND_OK)
 	{
+		if (out == PGAPI_OUT_OK && req->idempotent && conn->opts.cache_ttl_ms > 0)
+			pgapi_cache_store(conn->umid, conn->opts.cache_ttl_ms, req,
+							  req->data, req->data_len, status);
 		release_handle(st);
 		st->phase = PGAPI_REQ_DONE;
 		req->done = true;

@@ -180,6 +180,17 @@ extern void pgapi_http_execute(PgApiConnection *conn, PgApiRequest *req,
 extern char *pgapi_redact(PgApiConnection *conn, const char *text);
 
 /* ----------------------------------------------------------------
+ *		cache.c
+ * ----------------------------------------------------------------
+ */
+
+extern bool pgapi_cache_lookup(Oid umid, const PgApiRequest *req, char **data,
+							   size_t *data_len, long *status);
+extern void pgapi_cache_store(Oid umid, int ttl_ms, const PgApiRequest *req,
+							  const char *data, size_t data_len, long status);
+extern int	pgapi_cache_forget(Oid umid);
+
+/* ----------------------------------------------------------------
  *		json.c
  * ----------------------------------------------------------------
  */
