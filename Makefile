@@ -16,6 +16,7 @@ OBJS = \
 	src/modify.o \
 	src/option.o \
 	src/prometheus.o \
+	src/ratelimit.o \
 	src/resource.o \
 	src/scan.o
 
@@ -31,7 +32,7 @@ PG_CPPFLAGS = -I$(srcdir)/src $(shell $(PKG_CONFIG) --cflags json-c) \
 SHLIB_LINK = $(shell $(PKG_CONFIG) --libs json-c) $(shell $(CURL_CONFIG) --libs)
 PG_CFLAGS += -Wall -Wextra -Wno-unused-parameter
 
-REGRESS = setup option read types explain errors security patterns joins pganalyze writes import metrics cache cron
+REGRESS = setup option read types explain errors security patterns joins pganalyze writes import metrics cache ratelimit cron
 REGRESS_OPTS = --inputdir=$(srcdir) --load-extension=plpgsql
 
 EXTRA_CLEAN = results regression.diffs regression.out

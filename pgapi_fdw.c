@@ -1703,5 +1703,6 @@ void
 _PG_init(void)
 {
 	pgapi_http_init();
+	pgapi_ratelimit_init();
 	pgapi_modify_init();
 }

@@ -17,8 +17,9 @@
 # in it.
 #
 # Environment knobs:
-#   PGAPI_PRELOAD      shared_preload_libraries (default 'pg_cron'; set
-#                      'pgapi_fdw,pg_cron' once the library supports it)
+#   PGAPI_PRELOAD      shared_preload_libraries (default 'pgapi_fdw,pg_cron':
+#                      the rate limit is shared between backends when the
+#                      library is preloaded)
 #   PGAPI_EXTRA_CONF   extra postgresql.conf lines, appended verbatim
 #   PGAPI_JOBS         make -j (default: number of CPUs)
 
@@ -188,7 +189,7 @@ start_simulator()
 # carries PGAPI_SIM_* for the tests' COPY ... FROM PROGRAM helpers.
 start_cluster()
 {
-	local dir port preload=${PGAPI_PRELOAD:-pg_cron}
+	local dir port preload=${PGAPI_PRELOAD:-pgapi_fdw,pg_cron}
 	local -a env_vars
 
 	make_tmp

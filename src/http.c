@@ -51,6 +51,7 @@
 
 #include "access/xact.h"
 #include "common/base64.h"
+#include "common/hashfn.h"
 #include "common/pg_prng.h"
 #include "foreign/foreign.h"
 #include "mb/pg_wchar.h"
@@ -158,7 +159,8 @@ struct PgApiConnection
 	int			nbusy;			/* handles lent to requests */
 	int			nattached;		/* handles added to the multi */
 	int			nqueues;		/* open queues */
-	/* client-side rate limit: per-backend token bucket */
+	/* client-side rate limit: the shared bucket's key, or a backend's own */
+	uint64		rate_key;		/* hash of the API and the key identity */
 	double		tokens;
 	double		refill_at;		/* monotonic ms of the last refill */
 };
@@ -817,6 +819,19 @@ connection_build(PgApiConnection *conn, UserMapping *user,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("could not create a libcurl multi handle")));
 
+	/* the APIs limit per key: one shared bucket per API, URL and key */
+	{
+		StringInfoData id;
+
+		initStringInfo(&id);
+		appendStringInfo(&id, "%d|%s|%s", (int) conn->opts.api, conn->opts.url,
+						 conn->creds.key_id ? conn->creds.key_id :
+						 conn->creds.api_key ? conn->creds.api_key : "");
+		conn->rate_key = hash_bytes_extended((const unsigned char *) id.data,
+											 id.len, 0);
+		explicit_bzero(id.data, id.len);
+		pfree(id.data);
+	}
 	conn->tokens = Max(opts->requests_per_window, 0);
 	conn->refill_at = now_ms();
 	conn->invalidated = false;
@@ -900,8 +915,14 @@ rate_refill(PgApiConnection *conn, double now)
 static bool
 rate_acquire(PgApiConnection *conn, double now)
 {
+	double		wait;
+
 	if (conn->opts.requests_per_window <= 0)
 		return true;
+	/* shared by all backends when preloaded (ratelimit.c) */
+	if (pgapi_ratelimit_shared(conn->rate_key, conn->opts.requests_per_window,
+							   conn->opts.rate_window_ms, true, &wait))
+		return wait == 0;
 	rate_refill(conn, now);
 	if (conn->tokens >= 1.0)
 	{
@@ -915,8 +936,13 @@ rate_acquire(PgApiConnection *conn, double now)
 static double
 rate_time_to_token(PgApiConnection *conn, double now)
 {
+	double		wait;
+
 	if (conn->opts.requests_per_window <= 0)
 		return 0;
+	if (pgapi_ratelimit_shared(conn->rate_key, conn->opts.requests_per_window,
+							   conn->opts.rate_window_ms, false, &wait))
+		return wait;
 	rate_refill(conn, now);
 	if (conn->tokens >= 1.0)
 		return 0;

@@ -180,6 +180,15 @@ extern void pgapi_http_execute(PgApiConnection *conn, PgApiRequest *req,
 extern char *pgapi_redact(PgApiConnection *conn, const char *text);
 
 /* ----------------------------------------------------------------
+ *		ratelimit.c
+ * ----------------------------------------------------------------
+ */
+
+extern void pgapi_ratelimit_init(void);
+extern bool pgapi_ratelimit_shared(uint64 key, int requests, int window_ms,
+								   bool take, double *wait_ms);
+
+/* ----------------------------------------------------------------
  *		cache.c
  * ----------------------------------------------------------------
  */
