@@ -30,7 +30,7 @@ PKG_CONFIG ?= pkg-config
 PG_CPPFLAGS = -I$(srcdir)/src $(shell $(PKG_CONFIG) --cflags json-c) \
 	$(shell $(CURL_CONFIG) --cflags)
 SHLIB_LINK = $(shell $(PKG_CONFIG) --libs json-c) $(shell $(CURL_CONFIG) --libs)
-PG_CFLAGS += -Wall -Wextra -Wno-unused-parameter
+override PG_CFLAGS += -Wall -Wextra -Wno-unused-parameter
 
 REGRESS = setup option read types explain errors security patterns joins pganalyze writes import metrics cache ratelimit cron
 REGRESS_OPTS = --inputdir=$(srcdir) --load-extension=plpgsql
