@@ -28,7 +28,7 @@
 #include "pgapi_fdw.h"
 
 #define PGAPI_CACHE_MAX_ENTRIES 256
-#define PGAPI_CACHE_MAX_BYTES	(64 * 1024 * 1024)
+#define PGAPI_CACHE_MAX_BYTES	(32 * 1024 * 1024)
 
 typedef struct PgApiCacheEntry
 {
