@@ -57,7 +57,8 @@ FROM ch.slow_query_patterns WHERE service_id = :svc AND to_date = :to;
 -- an empty window is an error before any request
 SELECT sim_mark() AS m \gset
 SELECT count(*) FROM ch.slow_query_patterns
-WHERE service_id = :svc AND from_date = :to AND to_date = :from;
+WHERE service_id = :svc AND from_date = '2026-05-26 00:00:00+00'
+  AND to_date = '2026-05-25 00:00:00+00';
 SELECT count(*) AS requests FROM sim_requests(:m);
 
 -- stable expressions and parameters are evaluated at execution
