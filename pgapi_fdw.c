@@ -1033,7 +1033,6 @@ pgapiGetForeignJoinPaths(PlannerInfo *root, RelOptInfo *joinrel,
 	RelOptInfo *drel = outerrel;
 	RelOptInfo *prel = innerrel;
 	List	   *keys;
-	PgApiRelInfo *dinfo;
 	PgApiRelInfo *pinfo;
 	double		nkeys;
 	double		requests;
@@ -1069,7 +1068,6 @@ pgapiGetForeignJoinPaths(PlannerInfo *root, RelOptInfo *joinrel,
 	if (keys == NIL)
 		return;
 
-	dinfo = (PgApiRelInfo *) drel->fdw_private;
 	pinfo = (PgApiRelInfo *) prel->fdw_private;
 	jinfo = palloc0(sizeof(PgApiJoinInfo));
 	jinfo->driver = drel;
@@ -1090,7 +1088,6 @@ pgapiGetForeignJoinPaths(PlannerInfo *root, RelOptInfo *joinrel,
 		requests = nkeys / pinfo->opts.max_concurrency;
 	total = drel->cheapest_total_path->total_cost +
 		PGAPI_REQUEST_COST * requests + joinrel->rows * PGAPI_ROW_COST;
-	(void) dinfo;
 
 	add_path(joinrel, (Path *)
 			 create_foreign_join_path(root, joinrel, NULL, joinrel->rows,
@@ -1357,7 +1354,6 @@ run_driver(ForeignScanState *node, PgApiScanState *fsstate)
 	ExprContext *econtext = node->ss.ps.ps_ExprContext;
 	TupleDesc	dtupdesc = d->spec.tupdesc;
 	const PgApiResourceDesc *pres = p->spec.res;
-	int			nkeys = list_length(fsstate->join_keys);
 	List	   *seen = NIL;
 	int			cap = 16;
 
@@ -1448,7 +1444,6 @@ run_driver(ForeignScanState *node, PgApiScanState *fsstate)
 			p->spec.tuples = lappend(p->spec.tuples, assign);
 		}
 	}
-	(void) nkeys;
 	pgapi_scan_end(d->scan);
 }
 
@@ -1486,7 +1481,6 @@ dependent_key(PgApiScanState *fsstate)
 static bool
 next_join_row(ForeignScanState *node, PgApiScanState *fsstate)
 {
-	PgApiSide  *d = &fsstate->sides[0];
 	PgApiSide  *p = &fsstate->sides[1];
 	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
 
@@ -1522,7 +1516,6 @@ next_join_row(ForeignScanState *node, PgApiScanState *fsstate)
 			return false;
 		fsstate->dep_key = dependent_key(fsstate);
 		fsstate->next_driver = 0;
-		(void) d;
 	}
 }
 

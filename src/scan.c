@@ -54,7 +54,6 @@ typedef struct PgApiStream
 	int64		fetched;		/* rows received so far */
 	uint32		last_hash;		/* of the previous page body */
 	size_t		last_len;
-	bool		finished;		/* no more pages */
 } PgApiStream;
 
 /* One HTTP request: one stream (REST) or a batch of them (GraphQL). */
@@ -898,13 +897,6 @@ iter_next(PgApiScan *scan, PgApiRequest *req, PgApiRowIter *it)
 	return false;
 }
 
-/* Number of rows of a page, for paging decisions (top level only). */
-static int
-page_row_count(PgApiRowIter *it)
-{
-	return it->count[0];
-}
-
 /*
  * For list pages that lack DETAIL columns: fetch each row's object with the
  * one-object GET, concurrently, before the rows are emitted.
@@ -914,7 +906,7 @@ fetch_details(PgApiScan *scan, PgApiRequest *page)
 {
 	const PgApiResourceDesc *res = scan->res;
 	PgApiRowIter it = scan->iter;
-	int			n = page_row_count(&scan->iter);
+	int			n = scan->iter.count[0];	/* rows of the page */
 	PgApiRequest **reqs = palloc0(sizeof(PgApiRequest *) * Max(n, 1));
 	const char **texts = palloc0(sizeof(char *) * res->ncolumns);
 	const char *idfield = res->columns[scan->id_colidx].field ?
@@ -959,7 +951,7 @@ fetch_details(PgApiScan *scan, PgApiRequest *page)
 /*
  * Paging after a page of a REST stream arrived: request the next page at
  * once when this one was full (so it is on the wire while this one is
- * read), or finish the stream.  Guards against an API that does not
+ * read); otherwise the stream is done.  Guards against an API that does not
  * advance (RELIABILITY B10) and against max_pages.
  */
 static void
@@ -971,10 +963,7 @@ continue_paging(PgApiScan *scan, PgApiRequest *req, PgApiStream *stream,
 	MemoryContext oldcxt;
 
 	if (asked <= 0)
-	{
-		stream->finished = true;
-		return;
-	}
+		return;					/* the resource does not page */
 
 	h = hash_bytes((const unsigned char *) req->data,
 				   (int) Min(req->data_len, (size_t) INT_MAX));
@@ -995,10 +984,7 @@ continue_paging(PgApiScan *scan, PgApiRequest *req, PgApiStream *stream,
 
 	if (nrows < asked ||
 		(scan->spec->limit >= 0 && stream->fetched >= scan->spec->limit))
-	{
-		stream->finished = true;
-		return;
-	}
+		return;					/* the stream is done */
 	if (scan->pages_requested >= scan->spec->opts->max_pages)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -1098,12 +1084,9 @@ next_page(PgApiScan *scan)
 		scan->payload_idx = 0;
 		scan->stats->pages++;
 
-		/* 404: the stream's object is gone; no rows */
+		/* 404: the stream's object is gone; no rows, no further page */
 		if (req->status == 404)
-		{
-			scan->page_fetch->streams[0]->finished = true;
 			continue;
-		}
 
 		oldcxt = MemoryContextSwitchTo(scan->page_cxt);
 		scan->page_doc = parse_response(req);
