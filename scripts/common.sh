@@ -22,6 +22,10 @@
 #                      library is preloaded)
 #   PGAPI_EXTRA_CONF   extra postgresql.conf lines, appended verbatim
 #   PGAPI_JOBS         make -j (default: number of CPUs)
+#   PGAPI_PG_PREFIX    run against a private, relocatable copy of the
+#                      PostgreSQL 15 tree under this directory (made on first
+#                      use) and install the extension there, not into /usr;
+#                      lets several checkouts test side by side
 
 set -euo pipefail
 
@@ -29,6 +33,11 @@ PGAPI_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PG_MAJOR=15
 PG_BINDIR=/usr/lib/postgresql/$PG_MAJOR/bin
 PG_CONFIG=$PG_BINDIR/pg_config
+PGAPI_DESTDIR=""
+if [ -n "${PGAPI_PG_PREFIX:-}" ]; then
+	PGAPI_DESTDIR=$PGAPI_PG_PREFIX
+	PG_BINDIR=$PGAPI_PG_PREFIX/usr/lib/postgresql/$PG_MAJOR/bin
+fi
 export PATH="$PG_BINDIR:$PATH"
 
 # What a build, the cluster and the tests need on a bare Debian 12.
@@ -110,9 +119,33 @@ build_and_install()
 	log "building pgapi_fdw"
 	(cd "$PGAPI_REPO" &&
 		PG_CFLAGS="-Werror ${PG_CFLAGS:-}" make -j"$jobs" PG_CONFIG="$PG_CONFIG")
+	if [ -n "$PGAPI_DESTDIR" ]; then
+		make_private_prefix
+		log "installing pgapi_fdw under $PGAPI_DESTDIR"
+		(cd "$PGAPI_REPO" &&
+			make install PG_CONFIG="$PG_CONFIG" DESTDIR="$PGAPI_DESTDIR" >/dev/null)
+		return 0
+	fi
 	log "installing pgapi_fdw"
 	(cd "$PGAPI_REPO" &&
 		"${SUDO[@]}" make install PG_CONFIG="$PG_CONFIG" >/dev/null)
+}
+
+# make_private_prefix: copy the installed PostgreSQL 15 tree (binaries,
+# libraries, share, pg_cron included) under PGAPI_PG_PREFIX once.  The
+# PostgreSQL binaries find their share and lib directories relative to
+# themselves, so the copy is a complete server of its own.
+make_private_prefix()
+{
+	local d
+
+	[ -x "$PG_BINDIR/postgres" ] && return 0
+	log "making a private PostgreSQL tree under $PGAPI_DESTDIR"
+	for d in /usr/lib/postgresql/$PG_MAJOR /usr/share/postgresql/$PG_MAJOR; do
+		mkdir -p "$PGAPI_DESTDIR$(dirname "$d")"
+		cp -a "$d" "$PGAPI_DESTDIR$(dirname "$d")/"
+	done
+	chmod -R a+rX "$PGAPI_DESTDIR"
 }
 
 # make_tmp: one world-traversable temp dir under /tmp (not $TMPDIR, which may
