@@ -33,6 +33,7 @@ PGAPI_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PG_MAJOR=15
 PG_BINDIR=/usr/lib/postgresql/$PG_MAJOR/bin
 PG_CONFIG=$PG_BINDIR/pg_config
+export PG_CONFIG
 PGAPI_DESTDIR=""
 if [ -n "${PGAPI_PG_PREFIX:-}" ]; then
 	PGAPI_DESTDIR=$PGAPI_PG_PREFIX
