@@ -13,6 +13,7 @@ OBJS = \
 	src/http.o \
 	src/import.o \
 	src/json.o \
+	src/jsontape.o \
 	src/modify.o \
 	src/option.o \
 	src/prometheus.o \

@@ -60,9 +60,6 @@
 
 #include "pgapi_fdw.h"
 
-/* Deepest nesting of arrays and objects accepted in a document. */
-#define PGAPI_JSON_MAX_DEPTH	16
-
 /* Longest API error text returned by pgapi_json_error_fields(). */
 #define PGAPI_JSON_ERROR_MAX	1024
 

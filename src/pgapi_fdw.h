@@ -200,6 +200,63 @@ extern void pgapi_cache_store(Oid umid, int ttl_ms, const PgApiRequest *req,
 extern int	pgapi_cache_forget(Oid umid);
 
 /* ----------------------------------------------------------------
+ *		jsontape.c
+ * ----------------------------------------------------------------
+ */
+
+/* Deepest nesting of arrays and objects accepted in a document. */
+#define PGAPI_JSON_MAX_DEPTH	16
+#define PGAPI_TAPE_MAX_DEPTH	PGAPI_JSON_MAX_DEPTH
+
+typedef enum PgApiTapeType
+{
+	PGAPI_TAPE_NULL,
+	PGAPI_TAPE_FALSE,
+	PGAPI_TAPE_TRUE,
+	PGAPI_TAPE_INT,				/* a number without '.', 'e' or 'E' */
+	PGAPI_TAPE_DOUBLE,			/* any other number */
+	PGAPI_TAPE_STRING,
+	PGAPI_TAPE_OBJECT,
+	PGAPI_TAPE_ARRAY
+} PgApiTapeType;
+
+/* PgApiTapeNode.flags */
+#define PGAPI_TAPE_ESCAPED		0x01	/* a string holding a backslash escape */
+
+/*
+ * One value of a document.  Object members are a key node (a string)
+ * followed by the value's nodes, in document order.
+ */
+typedef struct PgApiTapeNode
+{
+	uint32		start;			/* byte offset of the token (for strings,
+								 * containers: the quote or bracket) */
+	uint32		len;			/* bytes, quotes and brackets included */
+	uint32		next;			/* index of the node after this value's
+								 * subtree */
+	uint32		count;			/* containers: members or elements */
+	uint8		type;			/* PgApiTapeType */
+	uint8		flags;
+} PgApiTapeNode;
+
+typedef struct PgApiTape
+{
+	const char *data;			/* the document (not copied) */
+	size_t		len;
+	PgApiTapeNode *nodes;		/* node 0 is the document's value */
+	uint32		nnodes;
+	uint32		cap;
+	bool		escaped_keys;	/* some member name holds an escape */
+} PgApiTape;
+
+extern PgApiTape *pgapi_tape_parse(const char *data, size_t len,
+								   int max_depth);
+extern uint32 pgapi_tape_member(const PgApiTape *t, uint32 obj,
+								const char *key, size_t keylen);
+extern uint32 pgapi_tape_element(const PgApiTape *t, uint32 arr, int64 i);
+extern char *pgapi_tape_string(const PgApiTape *t, uint32 idx, size_t *len);
+
+/* ----------------------------------------------------------------
  *		json.c
  * ----------------------------------------------------------------
  */

@@ -2,6 +2,9 @@
 #
 # run.sh -- build the libFuzzer harnesses and run each for a bounded time.
 # Usage: src/test/fuzz/run.sh [seconds]   (default: 30; PGAPI_FUZZ_SECONDS)
+# Harnesses: fuzz_prometheus (the Prometheus text parser: no crash) and
+# fuzz_jsontape (the tape parser against json-c: same verdict, same values).
+# A dictionary for fuzz_NAME, if any, is src/test/fuzz/NAME.dict.
 # Needs clang with libFuzzer (Debian: clang).  Crashes are kept under
 # $PGAPI_FUZZ_OUT (default /tmp/pgapi-fuzz) as crash-*; a crash input goes
 # into src/test/fuzz/corpus/<harness>/ as a regression seed once fixed.
@@ -25,11 +28,12 @@ if ! command -v clang >/dev/null; then
 	exit 1
 fi
 
-for h in prometheus; do
+for h in prometheus jsontape; do
 	bin="$out/fuzz_$h"
 	if ! clang -g -O1 -Wno-ignored-attributes -I/usr/include/json-c -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 		-I"$inc" -I"$repo/src" -I"$repo" "$here/fuzz_$h.c" "$repo/src/$h.c" \
-		"$libdir/libpgcommon.a" "$libdir/libpgport.a" -o "$bin" 2>"$out/build-$h.log"; then
+		"$libdir/libpgcommon.a" "$libdir/libpgport.a" $(pkg-config --libs json-c) \
+		-o "$bin" 2>"$out/build-$h.log"; then
 		echo "not ok - fuzz_$h: build failed"
 		head -20 "$out/build-$h.log"
 		failed=$((failed + 1))
@@ -45,8 +49,12 @@ for h in prometheus; do
 		failed=$((failed + 1))
 		continue
 	fi
+	dict=()
+	if [ -f "$here/$h.dict" ]; then
+		dict=(-dict="$here/$h.dict")
+	fi
 	if (cd "$out" && "$bin" -max_total_time="$secs" -max_len=4096 -timeout=10 \
-		-rss_limit_mb=2048 "$corpus") >"$out/run-$h.log" 2>&1; then
+		-rss_limit_mb=2048 "${dict[@]}" "$corpus") >"$out/run-$h.log" 2>&1; then
 		execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$out/run-$h.log" | grep -o '[0-9]*$' || true)
 		[ -n "$execs" ] || execs=$(grep -oE '#[0-9]+' "$out/run-$h.log" | tail -1 | tr -d '#')
 		echo "ok - fuzz_$h: $secs s, ${execs:-?} inputs, no crash"
