@@ -84,6 +84,7 @@ struct PgApiJsonDoc
 typedef struct PgApiJsonPathSeg
 {
 	char	   *key;			/* member name, NUL-terminated */
+	size_t		keylen;
 	unsigned long hash;			/* lh hash of key, valid for path->hash_fn */
 	int			index;			/* array index, or -1 if key is not one */
 } PgApiJsonPathSeg;
@@ -539,14 +540,13 @@ json_parse_strict(const char *data, size_t len, struct json_object **result,
  *		deleted.  ereports 22021 for invalid UTF-8 and HV00M for anything that
  *		is not exactly one JSON document (RELIABILITY B3, B4, B7).
  */
-PgApiJsonDoc *
-pgapi_json_parse(const char *data, size_t len)
+/*
+ * The checks every response body gets before parsing: a size that json-c
+ * can take (54000) and valid UTF-8 (22021, RELIABILITY B7).
+ */
+static void
+check_body(const char *data, size_t len)
 {
-	PgApiJsonDoc *doc;
-	size_t		erroff;
-	const char *what;
-	struct json_object *root;
-
 	if (len > (size_t) INT_MAX)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -562,6 +562,17 @@ pgapi_json_parse(const char *data, size_t len)
 				 errdetail("Invalid byte sequence 0x%02x at byte offset %d.",
 						   (unsigned char) data[valid], valid)));
 	}
+}
+
+PgApiJsonDoc *
+pgapi_json_parse(const char *data, size_t len)
+{
+	PgApiJsonDoc *doc;
+	size_t		erroff;
+	const char *what;
+	struct json_object *root;
+
+	check_body(data, len);
 
 	/* register the owner first, so that nothing can leak the tree */
 	doc = palloc0(sizeof(PgApiJsonDoc));
@@ -577,6 +588,21 @@ pgapi_json_parse(const char *data, size_t len)
 									what, erroff, len)));
 	doc->root = root;
 	return doc;
+}
+
+/*
+ * pgapi_json_parse_tape
+ *		The tape (jsontape.c) of a response body, palloc'd in
+ *		CurrentMemoryContext, after the checks of pgapi_json_parse (it
+ *		ereports 22021 for invalid UTF-8 and 54000 for a body too large);
+ *		NULL when the tape parser refuses the document, which the caller
+ *		then gives to pgapi_json_parse for the error or the tree.
+ */
+PgApiTape *
+pgapi_json_parse_tape(const char *data, size_t len)
+{
+	check_body(data, len);
+	return pgapi_tape_parse(data, len, PGAPI_JSON_MAX_DEPTH);
 }
 
 PgApiJsonValue
@@ -688,6 +714,7 @@ pgapi_json_compile_path(const char *field)
 	{
 		const char *k = path->segs[n].key;
 
+		path->segs[n].keylen = strlen(k);
 		path->segs[n].index = -1;
 		if (pointer && k[0] >= '0' && k[0] <= '9' &&
 			(k[0] != '0' || k[1] == '\0') && strlen(k) <= 9 &&
@@ -751,6 +778,52 @@ pgapi_json_get_path(PgApiJsonValue v, const PgApiJsonPath *path)
 		}
 	}
 	return PV(o);
+}
+
+/*
+ * pgapi_json_path_first
+ *		The first member name of a compiled path (for matching it against
+ *		the keys of a row on a tape), its length in *len, and the number of
+ *		steps in *nsegs.
+ */
+const char *
+pgapi_json_path_first(const PgApiJsonPath *path, size_t *len, int *nsegs)
+{
+	*len = path->segs[0].keylen;
+	*nsegs = path->nsegs;
+	return path->segs[0].key;
+}
+
+/*
+ * pgapi_json_tape_get_path
+ *		pgapi_json_get_path on a tape: follow steps from..nsegs-1 of path
+ *		from node; 0 if any step is missing, null or of the wrong type.
+ *		Member names are compared with the raw key bytes, so the tape must
+ *		have no escaped_keys.  Duplicate keys: the last one, as in json-c.
+ */
+uint32
+pgapi_json_tape_get_path(const PgApiTape *t, uint32 node,
+						 const PgApiJsonPath *path, int from)
+{
+	for (int n = from; n < path->nsegs && node != 0; n++)
+	{
+		const PgApiJsonPathSeg *seg = &path->segs[n];
+
+		switch (t->nodes[node].type)
+		{
+			case PGAPI_TAPE_OBJECT:
+				node = pgapi_tape_member(t, node, seg->key, seg->keylen);
+				break;
+			case PGAPI_TAPE_ARRAY:
+				if (seg->index < 0)
+					return 0;
+				node = pgapi_tape_element(t, node, seg->index);
+				break;
+			default:
+				return 0;
+		}
+	}
+	return node;
 }
 
 int
@@ -907,6 +980,16 @@ serialize(struct json_object *o, size_t *len)
 	return s;
 }
 
+/* A string holding "\\u0000" cannot become SQL text (22P05, B7). */
+static pg_attribute_noreturn() void
+nul_in_string(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_UNTRANSLATABLE_CHARACTER),
+			 errmsg("unsupported Unicode escape sequence"),
+			 errdetail("\\u0000 cannot be converted to text.")));
+}
+
 /*
  * value_text
  *		Text of a non-null value as an input function should see it, without
@@ -928,10 +1011,7 @@ value_text(struct json_object *o, char *buf, size_t *len, bool *utf8)
 
 				*len = (size_t) json_object_get_string_len(o);
 				if (strlen(s) != *len)
-					ereport(ERROR,
-							(errcode(ERRCODE_UNTRANSLATABLE_CHARACTER),
-							 errmsg("unsupported Unicode escape sequence"),
-							 errdetail("\\u0000 cannot be converted to text.")));
+					nul_in_string();
 				*utf8 = true;
 				return s;
 			}
@@ -1253,6 +1333,155 @@ unix_to_timestamptz(const char *s, size_t len)
 }
 
 /*
+ * A scalar as the conversions see it, taken from a json-c object
+ * (scalar_from_object) or from a token of a tape (pgapi_json_tape_to_datum):
+ * the JSON type and the text value_text() gives for it.  Keeping one
+ * conversion for both sources makes the tape path convert exactly as the
+ * tree path does.
+ */
+typedef struct JsonScalar
+{
+	enum json_type jt;			/* string, int, double or boolean; object or
+								 * array for JSON text */
+	const char *s;				/* the text; NULL for an int until
+								 * scalar_cstring() prints ival */
+	size_t		len;
+	bool		terminated;		/* s[len] is '\0' */
+	bool		utf8;			/* s may hold non-ASCII UTF-8 */
+	bool		exact_int;		/* jt is int and ival holds it exactly */
+	int64		ival;
+	char		buf[32];
+} JsonScalar;
+
+/* v's text, NUL-terminated (a tape token is copied, an int printed) */
+static const char *
+scalar_cstring(JsonScalar *v)
+{
+	if (v->s == NULL)
+	{
+		v->len = snprintf(v->buf, sizeof(v->buf), INT64_FORMAT, v->ival);
+		v->s = v->buf;
+		v->terminated = true;
+	}
+	else if (!v->terminated)
+	{
+		v->s = pnstrdup(v->s, v->len);
+		v->terminated = true;
+	}
+	return v->s;
+}
+
+/*
+ * The scalar view of a non-null json-c value other than an object or
+ * array; ereports as value_text() does (22P05 for "\u0000", 22003 for a
+ * clamped integer).
+ */
+static void
+scalar_from_object(struct json_object *o, JsonScalar *v)
+{
+	v->jt = json_object_get_type(o);
+	v->exact_int = false;
+	v->terminated = true;
+	if (v->jt == json_type_int)
+	{
+		int64		i = json_object_get_int64(o);
+
+		check_clamped_int(o);
+		if (i == PG_INT64_MAX &&
+			json_object_get_uint64(o) > (uint64) PG_INT64_MAX)
+		{
+			/* text only: no SQL integer type holds it */
+			v->len = snprintf(v->buf, sizeof(v->buf), UINT64_FORMAT,
+							  (uint64) json_object_get_uint64(o));
+			v->s = v->buf;
+		}
+		else
+		{
+			v->exact_int = true;
+			v->ival = i;
+			v->s = NULL;
+		}
+		v->utf8 = false;
+		return;
+	}
+	v->s = value_text(o, v->buf, &v->len, &v->utf8);
+}
+
+/*
+ * convert_scalar
+ *		The Datum of a scalar (or of the JSON text of a container) for a
+ *		column of kind TEXT, TIMESTAMPTZ, INPUT or ARRAY (JSON and arrays of
+ *		a JSON array are convert_value's).  flinfo/ioparam/typmod/typid
+ *		describe the target type.
+ */
+static Datum
+convert_scalar(JsonScalar *v, PgApiConvKind kind, FmgrInfo *flinfo,
+			   Oid ioparam, int32 typmod, Oid typid)
+{
+	switch (kind)
+	{
+		case PGAPI_CONV_TEXT:
+			if (v->utf8 && GetDatabaseEncoding() != PG_UTF8)
+			{
+				const char *s = pg_any_to_server(scalar_cstring(v),
+												 (int) v->len, PG_UTF8);
+
+				return make_text_datum(s, strlen(s));
+			}
+			if (v->s == NULL)
+				scalar_cstring(v);
+			return make_text_datum(v->s, v->len);
+
+		case PGAPI_CONV_TIMESTAMPTZ:
+			if (v->jt == json_type_int || v->jt == json_type_double)
+			{
+				TimestampTz ts;
+
+				ts = unix_to_timestamptz(scalar_cstring(v), v->len);
+				if (typmod >= 0)
+					AdjustTimestampForTypmod(&ts, typmod);
+				return TimestampTzGetDatum(ts);
+			}
+			scalar_cstring(v);
+			if (v->jt != json_type_string || !is_rfc3339(v->s, v->len))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_DATETIME_FORMAT),
+						 errmsg("invalid input syntax for type timestamp with time zone: \"%s\"",
+								excerpt(v->s, v->len)),
+						 errdetail("A timestamp from the API must be an RFC 3339 string with an explicit offset (\"Z\" or \"+hh:mm\") or a number of Unix seconds.")));
+			/* ASCII only, per is_rfc3339 */
+			return InputFunctionCall(flinfo, (char *) v->s, ioparam, typmod);
+
+		case PGAPI_CONV_INPUT:
+
+			/*
+			 * Integers into integer columns: the value int8in/int4in/int2in
+			 * would return for the text, without printing and reparsing
+			 * it.  Anything out of range takes the input function below,
+			 * for its own error.
+			 */
+			if (v->jt == json_type_int && v->exact_int)
+			{
+				int64		i = v->ival;
+
+				if (typid == INT8OID)
+					return Int64GetDatum(i);
+				if (typid == INT4OID && i >= PG_INT32_MIN && i <= PG_INT32_MAX)
+					return Int32GetDatum((int32) i);
+				if (typid == INT2OID && i >= PG_INT16_MIN && i <= PG_INT16_MAX)
+					return Int16GetDatum((int16) i);
+			}
+			/* FALLTHROUGH */
+		case PGAPI_CONV_ARRAY:
+		default:
+			/* the type's input function decides */
+			return InputFunctionCall(flinfo,
+									 to_server(scalar_cstring(v), v->len, v->utf8),
+									 ioparam, typmod);
+	}
+}
+
+/*
  * convert_value
  *		One non-null JSON value to a Datum by kind (see pgapi_json_to_datum).
  *		flinfo/ioparam/typmod/typid describe the target type; conv is used
@@ -1262,125 +1491,73 @@ static Datum
 convert_value(struct json_object *o, PgApiConvKind kind, FmgrInfo *flinfo,
 			  Oid ioparam, int32 typmod, Oid typid, PgApiColumnConv *conv)
 {
-	char		buf[32];
 	size_t		len;
-	bool		utf8;
 	const char *s;
 	enum json_type jt = json_object_get_type(o);
+	JsonScalar	v;
 
-	switch (kind)
+	if (kind == PGAPI_CONV_JSON)
 	{
-		case PGAPI_CONV_TEXT:
-			s = value_text(o, buf, &len, &utf8);
-			if (utf8 && GetDatabaseEncoding() != PG_UTF8)
-			{
-				s = pg_any_to_server(s, (int) len, PG_UTF8);
-				len = strlen(s);
-			}
-			return make_text_datum(s, len);
-
-		case PGAPI_CONV_JSON:
-			s = serialize(o, &len);
-			return InputFunctionCall(flinfo, to_server(s, len, true),
-									 ioparam, typmod);
-
-		case PGAPI_CONV_TIMESTAMPTZ:
-			if (jt == json_type_int || jt == json_type_double)
-			{
-				TimestampTz ts;
-
-				s = value_text(o, buf, &len, &utf8);
-				ts = unix_to_timestamptz(s, len);
-				if (typmod >= 0)
-					AdjustTimestampForTypmod(&ts, typmod);
-				return TimestampTzGetDatum(ts);
-			}
-			s = value_text(o, buf, &len, &utf8);
-			if (jt != json_type_string || !is_rfc3339(s, len))
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_DATETIME_FORMAT),
-						 errmsg("invalid input syntax for type timestamp with time zone: \"%s\"",
-								excerpt(s, len)),
-						 errdetail("A timestamp from the API must be an RFC 3339 string with an explicit offset (\"Z\" or \"+hh:mm\") or a number of Unix seconds.")));
-			/* ASCII only, per is_rfc3339 */
-			return InputFunctionCall(flinfo, (char *) s, ioparam, typmod);
-
-		case PGAPI_CONV_ARRAY:
-			if (jt == json_type_array)
-			{
-				int			n = (int) json_object_array_length(o);
-				Datum	   *vals;
-				bool	   *nulls;
-				int			dims[1];
-				int			lbs[1];
-
-				if (n == 0)
-					return PointerGetDatum(construct_empty_array(conv->elemtype));
-				vals = palloc(n * sizeof(Datum));
-				nulls = palloc(n * sizeof(bool));
-				for (int i = 0; i < n; i++)
-				{
-					struct json_object *e = json_object_array_get_idx(o, i);
-
-					nulls[i] = (e == NULL);
-					vals[i] = nulls[i] ? (Datum) 0 :
-						convert_value(e, conv->elemkind,
-									  &conv->elem_inflinfo,
-									  conv->elem_ioparam, typmod,
-									  conv->elemtype, NULL);
-				}
-				dims[0] = n;
-				lbs[0] = 1;
-				return PointerGetDatum(construct_md_array(vals, nulls, 1,
-														  dims, lbs,
-														  conv->elemtype,
-														  conv->elmlen,
-														  conv->elmbyval,
-														  conv->elmalign));
-			}
-			if (jt == json_type_object)
-			{
-				/* array_in would read "{}" as an empty array */
-				s = serialize(o, &len);
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-						 errmsg("invalid input syntax for type %s: \"%s\"",
-								type_name(typid), excerpt(s, len)),
-						 errdetail("A JSON object cannot be converted to an array.")));
-			}
-			/* anything else: the array type's input function decides */
-			s = value_text(o, buf, &len, &utf8);
-			return InputFunctionCall(flinfo, to_server(s, len, utf8),
-									 ioparam, typmod);
-
-		case PGAPI_CONV_INPUT:
-		default:
-
-			/*
-			 * Integers into integer columns: the value int8in/int4in/int2in
-			 * would return for the text, without printing and reparsing
-			 * it.  Anything out of range takes the input function below,
-			 * for its own error.
-			 */
-			if (jt == json_type_int &&
-				(typid == INT8OID || typid == INT4OID || typid == INT2OID))
-			{
-				int64		i = json_object_get_int64(o);
-
-				check_clamped_int(o);
-				if (typid == INT8OID &&
-					!(i == PG_INT64_MAX &&
-					  json_object_get_uint64(o) > (uint64) PG_INT64_MAX))
-					return Int64GetDatum(i);
-				if (typid == INT4OID && i >= PG_INT32_MIN && i <= PG_INT32_MAX)
-					return Int32GetDatum((int32) i);
-				if (typid == INT2OID && i >= PG_INT16_MIN && i <= PG_INT16_MAX)
-					return Int16GetDatum((int16) i);
-			}
-			s = value_text(o, buf, &len, &utf8);
-			return InputFunctionCall(flinfo, to_server(s, len, utf8),
-									 ioparam, typmod);
+		s = serialize(o, &len);
+		return InputFunctionCall(flinfo, to_server(s, len, true),
+								 ioparam, typmod);
 	}
+
+	if (kind == PGAPI_CONV_ARRAY && jt == json_type_array)
+	{
+		int			n = (int) json_object_array_length(o);
+		Datum	   *vals;
+		bool	   *nulls;
+		int			dims[1];
+		int			lbs[1];
+
+		if (n == 0)
+			return PointerGetDatum(construct_empty_array(conv->elemtype));
+		vals = palloc(n * sizeof(Datum));
+		nulls = palloc(n * sizeof(bool));
+		for (int i = 0; i < n; i++)
+		{
+			struct json_object *e = json_object_array_get_idx(o, i);
+
+			nulls[i] = (e == NULL);
+			vals[i] = nulls[i] ? (Datum) 0 :
+				convert_value(e, conv->elemkind,
+							  &conv->elem_inflinfo,
+							  conv->elem_ioparam, typmod,
+							  conv->elemtype, NULL);
+		}
+		dims[0] = n;
+		lbs[0] = 1;
+		return PointerGetDatum(construct_md_array(vals, nulls, 1,
+												  dims, lbs,
+												  conv->elemtype,
+												  conv->elmlen,
+												  conv->elmbyval,
+												  conv->elmalign));
+	}
+	if (kind == PGAPI_CONV_ARRAY && jt == json_type_object)
+	{
+		/* array_in would read "{}" as an empty array */
+		s = serialize(o, &len);
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+				 errmsg("invalid input syntax for type %s: \"%s\"",
+						type_name(typid), excerpt(s, len)),
+				 errdetail("A JSON object cannot be converted to an array.")));
+	}
+
+	if (jt == json_type_object || jt == json_type_array)
+	{
+		/* JSON text: text columns keep it, other types get it as input */
+		v.jt = jt;
+		v.s = serialize(o, &v.len);
+		v.terminated = true;
+		v.utf8 = true;
+		v.exact_int = false;
+	}
+	else
+		scalar_from_object(o, &v);
+	return convert_scalar(&v, kind, flinfo, ioparam, typmod, typid);
 }
 
 /*
@@ -1404,6 +1581,122 @@ pgapi_json_to_datum(PgApiJsonValue v, PgApiColumnConv *conv, bool *isnull)
 	*isnull = false;
 	return convert_value(JV(v), conv->kind, &conv->inflinfo,
 						 conv->typioparam, conv->typmod, conv->typid, conv);
+}
+
+/*
+ * A token of a tape converted through json-c: the value's text parsed
+ * again on its own (a json-c tree of just this value, freed here whatever
+ * happens), then pgapi_json_to_datum.  For what the tape path does not
+ * convert itself: objects, arrays, json/jsonb columns, integers of more
+ * than 18 digits.
+ */
+static Datum
+tape_value_via_tree(const PgApiTape *t, uint32 idx, PgApiColumnConv *conv,
+					bool *isnull)
+{
+	const PgApiTapeNode *n = &t->nodes[idx];
+	struct json_object *o;
+	size_t		erroff;
+	const char *what;
+	volatile Datum result = (Datum) 0;
+
+	/* the tape checked the whole document: this cannot fail */
+	if (!json_parse_strict(t->data + n->start, n->len, &o, &erroff, &what))
+		elog(ERROR, "could not parse a JSON value of a checked document: %s",
+			 what);
+	PG_TRY();
+	{
+		result = pgapi_json_to_datum(PV(o), conv, isnull);
+	}
+	PG_FINALLY();
+	{
+		json_tree_free(o);
+	}
+	PG_END_TRY();
+	return result;
+}
+
+/*
+ * pgapi_json_tape_to_datum
+ *		pgapi_json_to_datum for node idx of a tape: the same Datum, the same
+ *		errors.  Strings, numbers and booleans are converted from the token
+ *		text through convert_scalar, as the tree path converts them;
+ *		anything else goes through tape_value_via_tree.  Allocates in
+ *		CurrentMemoryContext.
+ */
+Datum
+pgapi_json_tape_to_datum(const PgApiTape *t, uint32 idx,
+						 PgApiColumnConv *conv, bool *isnull)
+{
+	const PgApiTapeNode *n = &t->nodes[idx];
+	const char *p = t->data + n->start;
+	JsonScalar	v;
+
+	*isnull = false;
+	if (n->type == PGAPI_TAPE_NULL)
+	{
+		*isnull = true;
+		return (Datum) 0;
+	}
+	if (conv->kind == PGAPI_CONV_JSON)
+		return tape_value_via_tree(t, idx, conv, isnull);
+
+	v.exact_int = false;
+	v.utf8 = false;
+	v.terminated = false;
+	switch (n->type)
+	{
+		case PGAPI_TAPE_STRING:
+			v.jt = json_type_string;
+			v.utf8 = true;
+			if (n->flags & PGAPI_TAPE_ESCAPED)
+			{
+				v.s = pgapi_tape_string(t, idx, &v.len);
+				if (strlen(v.s) != v.len)
+					nul_in_string();
+				v.terminated = true;
+			}
+			else
+			{
+				v.s = p + 1;
+				v.len = n->len - 2;
+			}
+			break;
+		case PGAPI_TAPE_INT:
+			{
+				bool		neg = (p[0] == '-');
+				uint32		ndigits = n->len - (neg ? 1 : 0);
+				int64		i = 0;
+
+				/* 18 digits always fit; json-c clamps beyond int64 */
+				if (ndigits > 18)
+					return tape_value_via_tree(t, idx, conv, isnull);
+				for (uint32 k = neg ? 1 : 0; k < n->len; k++)
+					i = i * 10 + (p[k] - '0');
+				v.jt = json_type_int;
+				v.exact_int = true;
+				v.ival = neg ? -i : i;
+				v.s = NULL;
+			}
+			break;
+		case PGAPI_TAPE_DOUBLE:
+			/* json-c keeps a double's source text: the token */
+			v.jt = json_type_double;
+			v.s = p;
+			v.len = n->len;
+			break;
+		case PGAPI_TAPE_TRUE:
+		case PGAPI_TAPE_FALSE:
+			v.jt = json_type_boolean;
+			v.s = (n->type == PGAPI_TAPE_TRUE) ? "true" : "false";
+			v.len = strlen(v.s);
+			v.terminated = true;
+			break;
+		default:
+			return tape_value_via_tree(t, idx, conv, isnull);
+	}
+	return convert_scalar(&v, conv->kind, &conv->inflinfo, conv->typioparam,
+						  conv->typmod, conv->typid);
 }
 
 /* ----------------------------------------------------------------

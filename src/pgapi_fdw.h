@@ -334,6 +334,13 @@ extern void pgapi_json_init_conv(PgApiColumnConv *conv, Oid typid,
 								 int32 typmod);
 extern Datum pgapi_json_to_datum(PgApiJsonValue v, PgApiColumnConv *conv,
 								 bool *isnull);
+extern PgApiTape *pgapi_json_parse_tape(const char *data, size_t len);
+extern const char *pgapi_json_path_first(const PgApiJsonPath *path,
+										 size_t *len, int *nsegs);
+extern uint32 pgapi_json_tape_get_path(const PgApiTape *t, uint32 node,
+									   const PgApiJsonPath *path, int from);
+extern Datum pgapi_json_tape_to_datum(const PgApiTape *t, uint32 idx,
+									  PgApiColumnConv *conv, bool *isnull);
 extern void pgapi_json_error_fields(const char *data, size_t len,
 									char **message, char **request_id,
 									char **code);
