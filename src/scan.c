@@ -30,6 +30,7 @@
 #include "foreign/foreign.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -45,6 +46,9 @@
  */
 #define PGAPI_POLL_ROWS 64
 
+/* Bytes of a page's rows hashed at each end for its PgApiPageMark. */
+#define PGAPI_MARK_BYTES 4096
+
 /* A stream: one assignment of parameters, paged. */
 typedef struct PgApiStream
 {
@@ -52,9 +56,22 @@ typedef struct PgApiStream
 	bool		single;			/* one-object GET (by id) */
 	int64		offset;			/* next page's offset */
 	int64		fetched;		/* rows received so far */
-	uint32		last_hash;		/* of the previous page body */
-	size_t		last_len;
 } PgApiStream;
+
+/*
+ * What tells the pages of a stream apart, for "pagination did not advance"
+ * (RELIABILITY B10): the stream, the page's row count, the length of its
+ * rows' JSON text and a 64-bit hash of that text's first and last
+ * PGAPI_MARK_BYTES bytes.  A key of PgApiScan.page_marks (HASH_BLOBS: no
+ * padding, zeroed before use).
+ */
+typedef struct PgApiPageMark
+{
+	PgApiStream *stream;
+	int64		nrows;
+	uint64		len;
+	uint64		hash;
+} PgApiPageMark;
 
 /* One HTTP request: one stream (REST) or a batch of them (GraphQL). */
 typedef struct PgApiFetch
@@ -108,6 +125,7 @@ struct PgApiScan
 	bool		have_row;
 	PgApiJsonValue *details;	/* per row of the page, for DETAIL columns */
 	int			row_number;
+	HTAB	   *page_marks;		/* PgApiPageMark of every full page so far */
 
 	/* error context */
 	int			cur_attnum;
@@ -949,36 +967,78 @@ fetch_details(PgApiScan *scan, PgApiRequest *page)
 }
 
 /*
- * Paging after a page of a REST stream arrived: request the next page at
- * once when this one was full (so it is on the wire while this one is
- * read); otherwise the stream is done.  Guards against an API that does not
- * advance (RELIABILITY B10) and against max_pages.
+ * Remember the mark of a full page of a stream (rows: the JSON text of its
+ * rows, or the whole body when that is not known); ERROR if an earlier page
+ * of the stream had the same mark: the API returned rows it had returned
+ * already, so paging would repeat them, or cycle, until max_pages
+ * (RELIABILITY B10: the same page forever, A->B->A, an ignored offset).
+ *
+ * Only the first and last PGAPI_MARK_BYTES bytes of the rows are hashed:
+ * hashing every byte of every page cost 2% of a bulk scan.  Distinct pages
+ * of a limit/offset listing hold different rows, so for two of them to
+ * share a mark they must have the same row count and text length and
+ * byte-identical runs of rows at both ends (a few rows each), which only
+ * data made of repeated rows gives; and the 64-bit hash makes a collision
+ * negligible.
  */
 static void
-continue_paging(PgApiScan *scan, PgApiRequest *req, PgApiStream *stream,
-				int nrows)
+check_page_mark(PgApiScan *scan, PgApiRequest *req, PgApiStream *stream,
+				int64 nrows, const char *rows, size_t len)
 {
-	int64		asked = page_limit(scan, stream);
-	uint32		h;
-	MemoryContext oldcxt;
+	PgApiPageMark mark;
+	size_t		head = Min(len, (size_t) PGAPI_MARK_BYTES);
+	size_t		tail = Min(len - head, (size_t) PGAPI_MARK_BYTES);
+	bool		found;
 
-	if (asked <= 0)
-		return;					/* the resource does not page */
+	memset(&mark, 0, sizeof(mark));
+	mark.stream = stream;
+	mark.nrows = nrows;
+	mark.len = len;
+	mark.hash = hash_bytes_extended((const unsigned char *) rows, (int) head, 0);
+	if (tail > 0)
+		mark.hash = hash_bytes_extended((const unsigned char *) rows + len - tail,
+										(int) tail, mark.hash);
 
-	h = hash_bytes((const unsigned char *) req->data,
-				   (int) Min(req->data_len, (size_t) INT_MAX));
-	if (nrows > asked)
-		bad_reply(req, "The API returned more rows than the page size asked for.");
-	if (stream->fetched > 0 && nrows == asked &&
-		h == stream->last_hash && req->data_len == stream->last_len)
+	if (scan->page_marks == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(PgApiPageMark);
+		ctl.entrysize = sizeof(PgApiPageMark);
+		ctl.hcxt = scan->cxt;
+		scan->page_marks = hash_create("pgapi_fdw page marks", 64, &ctl,
+									   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	(void) hash_search(scan->page_marks, &mark, HASH_ENTER, &found);
+	if (found)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_UNABLE_TO_CREATE_REPLY),
 				 errmsg("pagination did not advance for foreign table \"%s\"",
 						scan->spec->relname),
 				 errdetail("The API returned the same page twice."),
 				 errcontext("remote request: GET %s", req->path)));
-	stream->last_hash = h;
-	stream->last_len = req->data_len;
+}
+
+/*
+ * Paging after a page of a REST stream arrived: request the next page at
+ * once when this one was full (so it is on the wire while this one is
+ * read); otherwise the stream is done.  Guards against an API that does not
+ * advance (check_page_mark; rows/len as there) and against max_pages.
+ */
+static void
+continue_paging(PgApiScan *scan, PgApiRequest *req, PgApiStream *stream,
+				int64 nrows, const char *rows, size_t len)
+{
+	int64		asked = page_limit(scan, stream);
+	MemoryContext oldcxt;
+
+	if (asked <= 0)
+		return;					/* the resource does not page */
+
+	if (nrows > asked)
+		bad_reply(req, "The API returned more rows than the page size asked for.");
+	if (nrows == asked)
+		check_page_mark(scan, req, stream, nrows, rows, len);
 	stream->fetched += nrows;
 	stream->offset += nrows;
 
@@ -1026,7 +1086,8 @@ start_payload(PgApiScan *scan)
 		scan->have_row = iter_descend(scan, req, &scan->iter, 0, payload);
 
 		if (!scan->res->gql_field)
-			continue_paging(scan, req, stream, scan->iter.count[0]);
+			continue_paging(scan, req, stream, scan->iter.count[0],
+							req->data, req->data_len);
 
 		if (scan->have_row)
 		{

@@ -468,6 +468,17 @@ def main():
          "WHERE service_id = '%s'" % sid, ("HV00M", "54000"),
          ddl=table_ddl("f24", opts={"page_size": "2", "max_pages": "5"}, resource="slow_query_patterns"),
          requests=(2, 6), path="slowQueryPatterns$")
+    # A->B->A->B...: the third page repeats the first.  Comparing a page with
+    # its predecessor only would run on to max_pages (54000).
+    page_b = json.dumps({"status": 200, "requestId": "q", "result": pats["result"][1:3]})
+    clear()
+    for _ in range(5):
+        fault({"status": 200, "body": page}, path="slowQueryPatterns$")
+        fault({"status": 200, "body": page_b}, path="slowQueryPatterns$")
+    case("F24 A->B->A: ERROR at the third page", "SELECT 'COUNT ' || count(*) FROM t_f24 "
+         "WHERE service_id = '%s'" % sid, "HV00M",
+         ddl=table_ddl("f24", opts={"page_size": "2", "max_pages": "8"}, resource="slow_query_patterns"),
+         requests=3, path="slowQueryPatterns$", post=detail_has("pagination did not advance"))
     clear()
 
     # --- F25 oversize -------------------------------------------------------------------------------------------
