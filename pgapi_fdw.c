@@ -1696,6 +1696,7 @@ void
 _PG_init(void)
 {
 	pgapi_http_init();
+	pgapi_scan_init();
 	pgapi_ratelimit_init();
 	pgapi_modify_init();
 }

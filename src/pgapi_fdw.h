@@ -585,6 +585,7 @@ extern PgApiScan *pgapi_scan_begin(PgApiScanSpec *spec, UserMapping *user,
 								   PgApiStats *stats);
 extern bool pgapi_scan_next(PgApiScan *scan, Datum *values, bool *isnull);
 extern void pgapi_scan_end(PgApiScan *scan);
+extern void pgapi_scan_init(void);
 extern void pgapi_window_defaults(PgApiScanSpec *spec);
 extern List *pgapi_describe_requests(const PgApiResourceDesc *res,
 									 const PgApiServerOptions *opts,

@@ -30,6 +30,7 @@
 #include "foreign/foreign.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -48,6 +49,9 @@
 
 /* Bytes of a page's rows hashed at each end for its PgApiPageMark. */
 #define PGAPI_MARK_BYTES 4096
+
+/* pgapi_fdw.tape_parser: read pages of rows from a tape (jsontape.c) */
+static bool pgapi_tape_parser = true;
 
 /* A stream: one assignment of parameters, paged. */
 typedef struct PgApiStream
@@ -127,6 +131,28 @@ struct PgApiScan
 	int			row_number;
 	HTAB	   *page_marks;		/* PgApiPageMark of every full page so far */
 
+	/*
+	 * Reading a page from its tape instead of a json-c tree (use_tape: the
+	 * resource's rows are the objects of "result", and every column needed
+	 * is a member path or an echoed parameter).  tkey holds the distinct
+	 * first members of the columns' paths; for the row being built,
+	 * tkey_node holds each one's value node (0: absent), found by walking
+	 * the row's members once, guided by tkey_pred: the key matched at each
+	 * member position of the previous row.
+	 */
+	bool		use_tape;
+	int			ntkeys;
+	const char **tkey;
+	size_t	   *tkeylen;
+	uint32	   *tkey_node;
+	int		   *tkey_pred;
+	uint32		npred;
+	int		   *att_tkey;		/* attnum - 1 -> tkey index, -1: none */
+	int		   *att_nsegs;		/* attnum - 1 -> steps of its path */
+	PgApiTape  *page_tape;		/* the page's tape, NULL: read from page_doc */
+	uint32		tape_row;		/* node of the current row's object */
+	int64		tape_rows_left; /* rows after it */
+
 	/* error context */
 	int			cur_attnum;
 };
@@ -173,6 +199,27 @@ parse_response(PgApiRequest *req)
 		doc = pgapi_json_parse(req->data, req->data_len);
 	error_context_stack = errcallback.previous;
 	return doc;
+}
+
+/*
+ * The tape of a response body (jsontape.c), with the same error context as
+ * parse_response for the checks it makes (UTF-8, size); NULL when the tape
+ * parser refuses the body, which then goes to parse_response.  The tape
+ * belongs to CurrentMemoryContext.
+ */
+static PgApiTape *
+parse_response_tape(PgApiRequest *req)
+{
+	ErrorContextCallback errcallback;
+	PgApiTape  *tape;
+
+	errcallback.callback = response_error_callback;
+	errcallback.arg = req;
+	errcallback.previous = error_context_stack;
+	error_context_stack = &errcallback;
+	tape = pgapi_json_parse_tape(req->data, req->data_len);
+	error_context_stack = errcallback.previous;
+	return tape;
 }
 
 /* Discovered organization ids, per server and user mapping. */
@@ -979,7 +1026,9 @@ fetch_details(PgApiScan *scan, PgApiRequest *page)
  * share a mark they must have the same row count and text length and
  * byte-identical runs of rows at both ends (a few rows each), which only
  * data made of repeated rows gives; and the 64-bit hash makes a collision
- * negligible.
+ * negligible.  The envelope is left out when the rows are known, so a
+ * response id that changes with every response does not hide a repeated
+ * page.
  */
 static void
 check_page_mark(PgApiScan *scan, PgApiRequest *req, PgApiStream *stream,
@@ -1059,13 +1108,23 @@ continue_paging(PgApiScan *scan, PgApiRequest *req, PgApiStream *stream,
 	MemoryContextSwitchTo(oldcxt);
 }
 
+/* The "result" of a tape whose document is an object, or 0. */
+static uint32
+tape_result(const PgApiTape *t)
+{
+	if (t == NULL || t->escaped_keys || t->nodes[0].type != PGAPI_TAPE_OBJECT)
+		return 0;
+	return pgapi_tape_member(t, 0, "result", 6);
+}
+
 /*
  * Position the row iterator on the first row of the current response's
  * payload scan->payload_idx, or of a later one.  False when the response
- * has no more rows.
+ * has no more rows.  tape: the response's tape when it has one (a page the
+ * tape path did not take), for the mark of its rows.
  */
 static bool
-start_payload(PgApiScan *scan)
+start_payload(PgApiScan *scan, PgApiTape *tape)
 {
 	PgApiRequest *req = scan->page_req;
 	PgApiFetch *fetch = scan->page_fetch;
@@ -1086,8 +1145,17 @@ start_payload(PgApiScan *scan)
 		scan->have_row = iter_descend(scan, req, &scan->iter, 0, payload);
 
 		if (!scan->res->gql_field)
-			continue_paging(scan, req, stream, scan->iter.count[0],
-							req->data, req->data_len);
+		{
+			uint32		result = tape_result(tape);
+
+			if (result != 0)
+				continue_paging(scan, req, stream, scan->iter.count[0],
+								tape->data + tape->nodes[result].start,
+								tape->nodes[result].len);
+			else
+				continue_paging(scan, req, stream, scan->iter.count[0],
+								req->data, req->data_len);
+		}
 
 		if (scan->have_row)
 		{
@@ -1098,6 +1166,92 @@ start_payload(PgApiScan *scan)
 		}
 	}
 	return false;
+}
+
+/*
+ * Make the current response a page read from its tape, t, when the tape
+ * path reads it exactly as start_payload would read the json-c tree: a
+ * ClickHouse envelope (an object, no "error", no "status" >= 400) whose
+ * "result" is an array of objects (the rows) or one object (one row).
+ * Anything else, errors included, returns false without side effects,
+ * and goes to parse_response and start_payload.  On success *found tells
+ * whether the page has a row.
+ */
+static bool
+start_tape_payload(PgApiScan *scan, PgApiRequest *req, PgApiTape *t,
+				   bool *found)
+{
+	const PgApiTapeNode *nodes = t->nodes;
+	PgApiStream *stream = scan->page_fetch->streams[0];
+	uint32		result = tape_result(t);
+	uint32		v;
+	uint32		first;
+	int64		nrows;
+	uint32		maxmembers = 0;
+
+	if (result == 0 || scan->page_fetch->nstreams != 1)
+		return false;
+	v = pgapi_tape_member(t, 0, "error", 5);
+	if (v != 0 && nodes[v].type != PGAPI_TAPE_NULL)
+		return false;
+	v = pgapi_tape_member(t, 0, "status", 6);
+	if (v != 0 && nodes[v].type == PGAPI_TAPE_INT)
+	{
+		/* as strtol of its text; a long one is rest_payload's to judge */
+		if (nodes[v].len > 4 || strtol(t->data + nodes[v].start, NULL, 10) >= 400)
+			return false;
+	}
+
+	if (nodes[result].type == PGAPI_TAPE_ARRAY)
+	{
+		uint32		e = result + 1;
+
+		nrows = nodes[result].count;
+		first = e;
+		for (int64 i = 0; i < nrows; i++)
+		{
+			if (nodes[e].type != PGAPI_TAPE_OBJECT)
+				return false;
+			maxmembers = Max(maxmembers, nodes[e].count);
+			e = nodes[e].next;
+		}
+	}
+	else if (nodes[result].type == PGAPI_TAPE_OBJECT)
+	{
+		nrows = 1;
+		first = result;
+		maxmembers = nodes[result].count;
+	}
+	else
+		return false;
+
+	/* room to remember the key at each member position */
+	if (maxmembers > scan->npred)
+	{
+		uint32		n = Max(maxmembers, 2 * scan->npred);
+
+		if (scan->tkey_pred)
+			scan->tkey_pred = repalloc(scan->tkey_pred, sizeof(int) * n);
+		else
+			scan->tkey_pred = MemoryContextAlloc(scan->cxt, sizeof(int) * n);
+		for (uint32 i = scan->npred; i < n; i++)
+			scan->tkey_pred[i] = -1;
+		scan->npred = n;
+	}
+
+	/* the differential test (src/test/tape_diff.py) counts these */
+	elog(DEBUG2, "pgapi_fdw: page of " INT64_FORMAT " rows read from its tape",
+		 nrows);
+	scan->page_tape = t;
+	scan->page_stream = stream;
+	continue_paging(scan, req, stream, nrows, t->data + nodes[result].start,
+					nodes[result].len);
+	scan->tape_row = first;
+	scan->tape_rows_left = nrows - 1;
+	scan->have_row = (nrows > 0);
+	scan->row_number = 0;
+	*found = scan->have_row;
+	return true;
 }
 
 /*
@@ -1118,7 +1272,7 @@ next_page(PgApiScan *scan)
 
 		scan->payload_idx++;
 		oldcxt = MemoryContextSwitchTo(scan->page_cxt);
-		found = start_payload(scan);
+		found = start_payload(scan, NULL);
 		MemoryContextSwitchTo(oldcxt);
 		if (found)
 			return true;
@@ -1127,12 +1281,15 @@ next_page(PgApiScan *scan)
 	for (;;)
 	{
 		PgApiRequest *req;
+		PgApiTape  *tape;
 		bool		found;
 
 		if (scan->page_cxt)
 			MemoryContextDelete(scan->page_cxt);
 		scan->page_cxt = NULL;
 		scan->page_req = NULL;
+		scan->page_doc = NULL;
+		scan->page_tape = NULL;
 		scan->details = NULL;
 
 		fill_queue(scan);
@@ -1150,8 +1307,12 @@ next_page(PgApiScan *scan)
 			continue;
 
 		oldcxt = MemoryContextSwitchTo(scan->page_cxt);
-		scan->page_doc = parse_response(req);
-		found = start_payload(scan);
+		tape = scan->use_tape ? parse_response_tape(req) : NULL;
+		if (tape == NULL || !start_tape_payload(scan, req, tape, &found))
+		{
+			scan->page_doc = parse_response(req);
+			found = start_payload(scan, tape);
+		}
 		MemoryContextSwitchTo(oldcxt);
 		if (found)
 			return true;
@@ -1262,6 +1423,149 @@ build_row(PgApiScan *scan, Datum *values, bool *isnull)
 }
 
 /*
+ * Fill values/isnull from the current row of a tape page: build_row's
+ * result for the same row, without a json-c tree.
+ */
+static void
+build_row_tape(PgApiScan *scan, Datum *values, bool *isnull)
+{
+	PgApiScanSpec *spec = scan->spec;
+	const PgApiTape *t = scan->page_tape;
+	const PgApiTapeNode *nodes = t->nodes;
+	uint32		row = scan->tape_row;
+	int			natts = spec->tupdesc->natts;
+	ErrorContextCallback errcallback;
+
+	/*
+	 * Each wanted member's value node, in one walk over the row's members;
+	 * rows of a page usually list their members in the same order, so the
+	 * key found at a position in the previous row is tried first.  A
+	 * repeated key keeps its last value, as json-c does.
+	 */
+	if (scan->ntkeys > 0)
+	{
+		uint32		k = row + 1;
+
+		memset(scan->tkey_node, 0, sizeof(uint32) * scan->ntkeys);
+		for (uint32 m = 0; m < nodes[row].count; m++)
+		{
+			const char *key = t->data + nodes[k].start + 1;
+			size_t		keylen = nodes[k].len - 2;
+			int			j = scan->tkey_pred[m];
+
+			if (j < 0 || scan->tkeylen[j] != keylen ||
+				memcmp(scan->tkey[j], key, keylen) != 0)
+			{
+				for (j = 0; j < scan->ntkeys; j++)
+					if (scan->tkeylen[j] == keylen &&
+						memcmp(scan->tkey[j], key, keylen) == 0)
+						break;
+				if (j == scan->ntkeys)
+					j = -1;
+				scan->tkey_pred[m] = j;
+			}
+			if (j >= 0)
+				scan->tkey_node[j] = k + 1;
+			k = nodes[k + 1].next;
+		}
+	}
+
+	errcallback.callback = conversion_error_callback;
+	errcallback.arg = scan;
+	errcallback.previous = error_context_stack;
+	error_context_stack = &errcallback;
+
+	for (int a = 0; a < natts; a++)
+	{
+		uint32		node;
+
+		values[a] = (Datum) 0;
+		isnull[a] = true;
+		if (!spec->attneeded[a])
+			continue;
+		scan->cur_attnum = a + 1;
+
+		if (scan->att_tkey[a] < 0)
+		{
+			/* an echoed parameter (see tape_setup) */
+			PgApiParamValue *v = scan->page_stream->assign[spec->attcol[a]];
+
+			if (v)
+			{
+				values[a] = v->datum;
+				isnull[a] = false;
+			}
+			continue;
+		}
+		node = scan->tkey_node[scan->att_tkey[a]];
+		if (node != 0 && scan->att_nsegs[a] > 1)
+			node = pgapi_json_tape_get_path(t, node, scan->paths[a], 1);
+		if (node != 0)
+			values[a] = pgapi_json_tape_to_datum(t, node, &scan->convs[a],
+												 &isnull[a]);
+	}
+
+	scan->cur_attnum = 0;
+	error_context_stack = errcallback.previous;
+}
+
+/*
+ * Decide whether the scan may read pages from tapes, and set up the member
+ * keys: only when every page is read the same way by build_row_tape as by
+ * build_row, i.e. the rows are the elements of the payload itself (one
+ * step, no member, no entries), no row needs a DETAIL fetch, and each
+ * column needed is an echoed parameter or a member path (not "$key" or
+ * "$value").  Whether a given page qualifies is start_tape_payload's call.
+ * Allocates in CurrentMemoryContext (the scan's).
+ */
+static bool
+tape_setup(PgApiScan *scan)
+{
+	PgApiScanSpec *spec = scan->spec;
+	const PgApiResourceDesc *res = scan->res;
+	int			natts = spec->tupdesc->natts;
+
+	if (!pgapi_tape_parser || res->gql_field || res->body != PGAPI_BODY_JSON ||
+		res->nsteps != 1 || res->steps[0].member || res->steps[0].entries ||
+		scan->need_detail)
+		return false;
+
+	scan->att_tkey = palloc(sizeof(int) * natts);
+	scan->att_nsegs = palloc0(sizeof(int) * natts);
+	scan->tkey = palloc(sizeof(char *) * Max(natts, 1));
+	scan->tkeylen = palloc(sizeof(size_t) * Max(natts, 1));
+	scan->ntkeys = 0;
+	for (int a = 0; a < natts; a++)
+	{
+		int			colidx = spec->attcol[a];
+		const char *key;
+		size_t		keylen;
+		int			j;
+
+		scan->att_tkey[a] = -1;
+		if (!spec->attneeded[a])
+			continue;
+		if (colidx >= 0 && (res->columns[colidx].flags & PGAPI_COL_ECHO))
+			continue;
+		if (scan->paths[a] == NULL)
+			return false;		/* "$key", "$value" */
+		key = pgapi_json_path_first(scan->paths[a], &keylen, &scan->att_nsegs[a]);
+		for (j = 0; j < scan->ntkeys; j++)
+			if (scan->tkeylen[j] == keylen && memcmp(scan->tkey[j], key, keylen) == 0)
+				break;
+		if (j == scan->ntkeys)
+		{
+			scan->tkey[j] = key;
+			scan->tkeylen[j] = keylen;
+			scan->ntkeys++;
+		}
+		scan->att_tkey[a] = j;
+	}
+	scan->tkey_node = palloc0(sizeof(uint32) * Max(scan->ntkeys, 1));
+	return true;
+}
+
+/*
  * pgapi_scan_selection
  *		The GraphQL selection set for the attributes a scan fills: their
  *		fields, at their levels.  Echoed parameters are not fields.
@@ -1339,6 +1643,7 @@ pgapi_scan_begin(PgApiScanSpec *spec, UserMapping *user, PgApiStats *stats)
 	if (scan->res->gql_field)
 		scan->selection = pgapi_scan_selection(scan->res, natts, spec->attcol,
 											   spec->attfield, spec->attneeded);
+	scan->use_tape = tape_setup(scan);
 
 	/* window defaults (and the empty-window check) come before any request */
 	pgapi_window_defaults(spec);
@@ -1401,12 +1706,44 @@ pgapi_scan_next(PgApiScan *scan, Datum *values, bool *isnull)
 			MemoryContextSwitchTo(oldcxt);
 		}
 
-		build_row(scan, values, isnull);
-		scan->have_row = iter_next(scan, scan->page_req, &scan->iter);
+		if (scan->page_tape)
+		{
+			build_row_tape(scan, values, isnull);
+			if (scan->tape_rows_left > 0)
+			{
+				scan->tape_row = scan->page_tape->nodes[scan->tape_row].next;
+				scan->tape_rows_left--;
+			}
+			else
+				scan->have_row = false;
+		}
+		else
+		{
+			build_row(scan, values, isnull);
+			scan->have_row = iter_next(scan, scan->page_req, &scan->iter);
+		}
 		scan->row_number++;
 		scan->emitted++;
 		return true;
 	}
+}
+
+/*
+ * pgapi_scan_init
+ *		Define the scan's GUC; from _PG_init.
+ */
+void
+pgapi_scan_init(void)
+{
+	DefineCustomBoolVariable("pgapi_fdw.tape_parser",
+							 "Reads pages of rows with the one-pass tape parser.",
+							 "Off reads every page through a json-c tree, as before the tape parser existed; for comparisons only.",
+							 &pgapi_tape_parser,
+							 true,
+							 PGC_USERSET,
+							 GUC_NOT_IN_SAMPLE,
+							 NULL, NULL, NULL);
+	MarkGUCPrefixReserved("pgapi_fdw");
 }
 
 /*

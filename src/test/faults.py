@@ -479,6 +479,17 @@ def main():
          "WHERE service_id = '%s'" % sid, "HV00M",
          ddl=table_ddl("f24", opts={"page_size": "2", "max_pages": "8"}, resource="slow_query_patterns"),
          requests=3, path="slowQueryPatterns$", post=detail_has("pagination did not advance"))
+    # the same rows in every response, each with its own requestId (as the
+    # real API sends): a hash of the whole body would never see a repeat
+    clear()
+    for k in range(10):
+        fault({"status": 200, "body": json.dumps({"status": 200, "requestId": "r%d" % k,
+                                                  "result": pats["result"][:2]})},
+              path="slowQueryPatterns$")
+    case("F24 the same rows with a new requestId each time: ERROR at the second page",
+         "SELECT 'COUNT ' || count(*) FROM t_f24 WHERE service_id = '%s'" % sid, "HV00M",
+         ddl=table_ddl("f24", opts={"page_size": "2", "max_pages": "8"}, resource="slow_query_patterns"),
+         requests=2, path="slowQueryPatterns$", post=detail_has("pagination did not advance"))
     clear()
 
     # --- F25 oversize -------------------------------------------------------------------------------------------
