@@ -39,6 +39,15 @@ SELECT serve($${"status": 200, "requestId": "r1", "result": [
 ]}$$);
 SELECT * FROM typed ORDER BY id;
 
+-- characters json-c 0.16 alone would decode to U+FFFD: escaped surrogate
+-- pairs for U+xD800..U+xDFFF, read from the page (t) and inside nested
+-- values (j, arr)
+SELECT serve($${"status": 200, "result": [{"id": "a",
+  "t": "\ud836\udc00 \ud876\udc00 \udbf7\udfff \\\ud837\ude00",
+  "j": {"k": "\ud837\ude00"}, "arr": ["\ud876\udc00"]}]}$$);
+SELECT id, convert_to(t, 'UTF8') AS t_utf8, convert_to(j->>'k', 'UTF8') AS j_utf8,
+       convert_to(arr[1], 'UTF8') AS arr_utf8 FROM typed;
+
 -- text of any JSON value: objects and arrays as JSON text
 SELECT serve('{"status": 200, "result": [{"id": "a", "t": {"x": 1}}, {"id": "b", "t": [1, "two"]}, {"id": "c", "t": 12.50}]}');
 SELECT id, t FROM typed ORDER BY id;

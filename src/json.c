@@ -15,7 +15,11 @@
  * which json-c 0.16 does not in STRICT mode (it accepts single quotes,
  * NaN, Infinity, "1.", "-01", raw control characters in strings, and turns
  * lone surrogates into U+FFFD); then json-c builds the tree with a depth
- * limit, and we check that it consumed the whole body.
+ * limit, and we check that it consumed the whole body.  json-c also turns
+ * escaped surrogate pairs for U+xD800..U+xDFFF into U+FFFD; a document
+ * holding one is parsed from a copy with those characters unescaped
+ * (unmangle).  Pages of rows are read from a tape instead (jsontape.c,
+ * pgapi_json_tape_to_datum), which must agree with all of this.
  *
  * Ownership.  Trees belong to a PgApiJsonDoc or PgApiJsonBuilder that is
  * palloc'd in CurrentMemoryContext; a MemoryContextCallback frees the
@@ -206,12 +210,30 @@ read_u_escape(const unsigned char *s, size_t len, size_t i)
 }
 
 /*
+ * json-c 0.16 decodes an escaped surrogate pair whose code point has its
+ * low 16 bits in D800..DFFF (U+1D800..U+1DFFF, U+2D800..U+2DFFF, ...,
+ * U+10D800..U+10DFFF: 32768 characters, CJK Extension F ideographs among
+ * them) to U+FFFD, silently: it tests the decoded code point for being a
+ * surrogate with a 16-bit mask.  Such a pair is "affected".
+ */
+#define JSON_C_MANGLES(cp)	(((cp) & 0xF800) == 0xD800)
+
+static inline unsigned int
+surrogate_pair_value(int hi, int lo)
+{
+	return 0x10000 + (((unsigned int) hi - 0xD800) << 10) +
+		((unsigned int) lo - 0xDC00);
+}
+
+/*
  * json_lex_check
  *		Check the RFC 8259 token syntax of a UTF-8 buffer: strings (escapes,
  *		no raw control characters, no lone surrogates), numbers, true, false,
  *		null and punctuation, with whitespace between, and the nesting depth.
- *		Structure is left to json-c.  Returns false and sets *erroff and *what (a constant) on
- *		the first fault.  Never ereports.
+ *		Structure is left to json-c.  Returns false and sets *erroff and
+ *		*what (a constant) on the first fault.  *mangled counts the escaped
+ *		surrogate pairs json-c would decode wrongly (JSON_C_MANGLES).  Never
+ *		ereports.
  */
 #define JSON_IS_DIGIT(c)	((c) >= '0' && (c) <= '9')
 
@@ -231,12 +253,15 @@ json_str_plain_init(void)
 }
 
 static bool
-json_lex_check(const char *data, size_t len, size_t *erroff, const char **what)
+json_lex_check(const char *data, size_t len, size_t *erroff, const char **what,
+			   size_t *mangled)
 {
 	const unsigned char *s = (const unsigned char *) data;
 	size_t		i = 0;
 	int			depth = 0;
 	bool		seen = false;
+
+	*mangled = 0;
 
 	if (unlikely(!json_str_plain_ready))
 		json_str_plain_init();
@@ -348,6 +373,8 @@ json_lex_check(const char *data, size_t len, size_t *erroff, const char **what)
 										*what = "Unicode high surrogate not followed by a low surrogate";
 										return false;
 									}
+									if (JSON_C_MANGLES(surrogate_pair_value(u, lo)))
+										(*mangled)++;
 									i += 12;
 								}
 								else if (u >= 0xDC00 && u <= 0xDFFF)
@@ -460,6 +487,67 @@ json_lex_check(const char *data, size_t len, size_t *erroff, const char **what)
 }
 
 /*
+ * unmangle
+ *		A malloc'd copy of a lexically checked document (len bytes) in which
+ *		each escaped surrogate pair that json-c would decode to U+FFFD
+ *		(JSON_C_MANGLES; there are n) is replaced by the character's four
+ *		UTF-8 bytes, which mean the same inside a JSON string.  *newlen is
+ *		the copy's length; fixes[] (n entries, malloc'd) holds the copy's
+ *		offsets of the replacements, each 8 bytes shorter than its escape,
+ *		for mapping offsets back.  NULL if out of memory.  Never ereports.
+ */
+static char *
+unmangle(const char *data, size_t len, size_t n, size_t *newlen,
+		 size_t **fixes)
+{
+	const unsigned char *s = (const unsigned char *) data;
+	unsigned char *out = malloc(len + 1);
+	size_t		o = 0;
+	size_t		nfix = 0;
+
+	*fixes = malloc(sizeof(size_t) * n);
+	if (out == NULL || *fixes == NULL)
+	{
+		free(out);
+		free(*fixes);
+		return NULL;
+	}
+	/* outside strings there is no backslash (the lexer checked) */
+	for (size_t i = 0; i < len;)
+	{
+		int			hi;
+		int			lo;
+		unsigned int cp;
+
+		if (s[i] != '\\')
+		{
+			out[o++] = s[i++];
+			continue;
+		}
+		hi = read_u_escape(s, len, i);
+		lo = (hi >= 0xD800 && hi <= 0xDBFF) ? read_u_escape(s, len, i + 6) : -1;
+		if (lo < 0xDC00 || lo > 0xDFFF ||
+			!JSON_C_MANGLES(cp = surrogate_pair_value(hi, lo)))
+		{
+			/* any other escape: copied, its second byte too */
+			out[o++] = s[i++];
+			out[o++] = s[i++];
+			continue;
+		}
+		(*fixes)[nfix++] = o;
+		out[o++] = (unsigned char) (0xF0 | (cp >> 18));
+		out[o++] = (unsigned char) (0x80 | ((cp >> 12) & 0x3F));
+		out[o++] = (unsigned char) (0x80 | ((cp >> 6) & 0x3F));
+		out[o++] = (unsigned char) (0x80 | (cp & 0x3F));
+		i += 12;
+	}
+	Assert(nfix == n);
+	out[o] = '\0';
+	*newlen = o;
+	return (char *) out;
+}
+
+/*
  * json_parse_strict
  *		Parse a UTF-8 buffer already checked by pg_verify_mbstr: lexical
  *		check, then json-c STRICT with the depth limit, requiring the whole
@@ -467,6 +555,10 @@ json_lex_check(const char *data, size_t len, size_t *erroff, const char **what)
  *		owns it; NULL for a JSON null document), or false with *erroff and
  *		*what set.  Never ereports; frees everything it
  *		allocated on failure.
+ *
+ *		A document holding escaped surrogate pairs that json-c decodes
+ *		wrongly (see JSON_C_MANGLES) is parsed from a copy without them
+ *		(unmangle), so that no character turns into U+FFFD.
  */
 static bool
 json_parse_strict(const char *data, size_t len, struct json_object **result,
@@ -476,6 +568,9 @@ json_parse_strict(const char *data, size_t len, struct json_object **result,
 	struct json_object *obj;
 	enum json_tokener_error jerr;
 	size_t		end;
+	size_t		mangled;
+	char	   *copy = NULL;
+	size_t	   *fixes = NULL;
 
 	if (len > INT_MAX - 1)
 	{
@@ -484,13 +579,26 @@ json_parse_strict(const char *data, size_t len, struct json_object **result,
 		return false;
 	}
 	*result = NULL;
-	if (!json_lex_check(data, len, erroff, what))
+	if (!json_lex_check(data, len, erroff, what, &mangled))
 		return false;
+	if (mangled > 0)
+	{
+		copy = unmangle(data, len, mangled, &len, &fixes);
+		if (copy == NULL)
+		{
+			*erroff = 0;
+			*what = "out of memory";
+			return false;
+		}
+		data = copy;
+	}
 
 	/* json-c counts the outermost container too: allow exactly 16 levels */
 	tok = json_tokener_new_ex(PGAPI_JSON_MAX_DEPTH + 1);
 	if (tok == NULL)
 	{
+		free(copy);
+		free(fixes);
 		*erroff = 0;
 		*what = "out of memory";
 		return false;
@@ -515,9 +623,21 @@ json_parse_strict(const char *data, size_t len, struct json_object **result,
 		end = len;
 	}
 	json_tokener_free(tok);
+	free(copy);
+
+	/* end is an offset in the copy: add 8 bytes per replacement before it */
+	if (mangled > 0)
+	{
+		size_t		copy_end = end;
+
+		for (size_t k = 0; k < mangled; k++)
+			if (fixes[k] < copy_end)
+				end += 8;
+		free(fixes);
+	}
 
 	/* obj is NULL for a JSON null document too: judge by jerr only */
-	if (jerr != json_tokener_success || end < len)
+	if (jerr != json_tokener_success || end < len + 8 * mangled)
 	{
 		json_tree_free(obj);
 		*erroff = end;
