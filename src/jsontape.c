@@ -47,6 +47,8 @@
 
 #include <limits.h>
 
+#include "port/pg_bitutils.h"
+#include "port/pg_bswap.h"
 #include "utils/memutils.h"
 
 #include "pgapi_fdw.h"
@@ -63,13 +65,17 @@ tape_plain_init(void)
 	tape_plain_ready = true;
 }
 
-#define TAPE_IS_WS(c)		((c) == ' ' || (c) == '\n' || (c) == '\r' || (c) == '\t')
+/* JSON whitespace; the first test settles the common case, any other byte */
+#define TAPE_IS_WS(c)		((c) <= ' ' && \
+							 ((c) == ' ' || (c) == '\n' || (c) == '\r' || (c) == '\t'))
 #define TAPE_IS_DIGIT(c)	((c) >= '0' && (c) <= '9')
 
 /*
- * Eight bytes at a time: non-zero if any byte of v is '"', '\\' or below
- * 0x20 (the classic "has a zero byte" test, which may also flag bytes above
- * a hit but never misses one).
+ * Eight bytes at a time (little-endian order: byte k of the input is bits
+ * 8k..8k+7): the high bit of each byte that is '"', '\\' or below 0x20 is
+ * set.  The classic "has a zero byte" test: a borrow may also flag bytes
+ * after a hit, never one before it, so the lowest set bit is the first
+ * special byte.
  */
 #define ONES		UINT64CONST(0x0101010101010101)
 #define HIGHS		UINT64CONST(0x8080808080808080)
@@ -128,17 +134,29 @@ tape_scan_string(const unsigned char *s, size_t len, size_t *pos, bool *escaped)
 	{
 		unsigned char c;
 
-		while (i + 8 <= len)
+		for (;;)
 		{
 			uint64		v;
+			uint64		m;
 
-			memcpy(&v, s + i, 8);
-			if (string_special(v))
+			if (i + 8 > len)
+			{
+				while (i < len && tape_plain[s[i]])
+					i++;
 				break;
+			}
+			memcpy(&v, s + i, 8);
+#ifdef WORDS_BIGENDIAN
+			v = pg_bswap64(v);
+#endif
+			m = string_special(v);
+			if (m)
+			{
+				i += pg_rightmost_one_pos64(m) / 8;
+				break;
+			}
 			i += 8;
 		}
-		while (i < len && tape_plain[s[i]])
-			i++;
 		if (i >= len)
 			return false;		/* unterminated */
 		c = s[i];
