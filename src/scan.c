@@ -1120,11 +1120,11 @@ tape_result(const PgApiTape *t)
 /*
  * Position the row iterator on the first row of the current response's
  * payload scan->payload_idx, or of a later one.  False when the response
- * has no more rows.  tape: the response's tape when it has one (a page the
- * tape path did not take), for the mark of its rows.
+ * has no more rows.  rows/len: the JSON text of the rows when known (from
+ * a tape the tape path did not take), for their mark; NULL for the body.
  */
 static bool
-start_payload(PgApiScan *scan, PgApiTape *tape)
+start_payload(PgApiScan *scan, const char *rows, size_t len)
 {
 	PgApiRequest *req = scan->page_req;
 	PgApiFetch *fetch = scan->page_fetch;
@@ -1145,17 +1145,8 @@ start_payload(PgApiScan *scan, PgApiTape *tape)
 		scan->have_row = iter_descend(scan, req, &scan->iter, 0, payload);
 
 		if (!scan->res->gql_field)
-		{
-			uint32		result = tape_result(tape);
-
-			if (result != 0)
-				continue_paging(scan, req, stream, scan->iter.count[0],
-								tape->data + tape->nodes[result].start,
-								tape->nodes[result].len);
-			else
-				continue_paging(scan, req, stream, scan->iter.count[0],
-								req->data, req->data_len);
-		}
+			continue_paging(scan, req, stream, scan->iter.count[0],
+							rows ? rows : req->data, rows ? len : req->data_len);
 
 		if (scan->have_row)
 		{
@@ -1272,7 +1263,7 @@ next_page(PgApiScan *scan)
 
 		scan->payload_idx++;
 		oldcxt = MemoryContextSwitchTo(scan->page_cxt);
-		found = start_payload(scan, NULL);
+		found = start_payload(scan, NULL, 0);
 		MemoryContextSwitchTo(oldcxt);
 		if (found)
 			return true;
@@ -1310,8 +1301,23 @@ next_page(PgApiScan *scan)
 		tape = scan->use_tape ? parse_response_tape(req) : NULL;
 		if (tape == NULL || !start_tape_payload(scan, req, tape, &found))
 		{
+			uint32		result = tape_result(tape);
+			const char *rows = NULL;
+			size_t		len = 0;
+
+			if (result != 0)
+			{
+				rows = tape->data + tape->nodes[result].start;
+				len = tape->nodes[result].len;
+			}
+			/* gone before json-c builds its tree: never both in memory */
+			if (tape)
+			{
+				pfree(tape->nodes);
+				pfree(tape);
+			}
 			scan->page_doc = parse_response(req);
-			found = start_payload(scan, tape);
+			found = start_payload(scan, rows, len);
 		}
 		MemoryContextSwitchTo(oldcxt);
 		if (found)
