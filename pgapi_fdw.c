@@ -1697,5 +1697,6 @@ _PG_init(void)
 {
 	pgapi_http_init();
 	pgapi_ratelimit_init();
+	pgapi_cache_init();
 	pgapi_modify_init();
 }

@@ -49,6 +49,7 @@
 #include <math.h>
 #include <time.h>
 
+#include "access/htup_details.h"
 #include "access/xact.h"
 #include "common/base64.h"
 #include "common/hashfn.h"
@@ -161,6 +162,7 @@ struct PgApiConnection
 	int			nqueues;		/* open queues */
 	/* client-side rate limit: the shared bucket's key, or a backend's own */
 	uint64		rate_key;		/* hash of the API and the key identity */
+	uint64		cache_owner;	/* response cache key of these options */
 	double		tokens;
 	double		refill_at;		/* monotonic ms of the last refill */
 };
@@ -748,6 +750,39 @@ options_equal(const PgApiServerOptions *a, const PgApiServerOptions *b)
 }
 
 /*
+ * The response cache's owner key of a connection: the database, the user
+ * mapping, and the row versions of the server and the mapping, so that
+ * entries are never shared across user mappings (or databases, whose OIDs
+ * overlap) and an ALTER SERVER or ALTER USER MAPPING, in any backend,
+ * starts afresh.  Never 0, which means "every owner".
+ */
+static uint64
+cache_owner_key(Oid umid, Oid serverid)
+{
+	uint32		parts[4];
+	HeapTuple	tup;
+	uint64		key;
+
+	memset(parts, 0, sizeof(parts));
+	parts[0] = MyDatabaseId;
+	parts[1] = umid;
+	tup = SearchSysCache1(FOREIGNSERVEROID, ObjectIdGetDatum(serverid));
+	if (HeapTupleIsValid(tup))
+	{
+		parts[2] = HeapTupleHeaderGetRawXmin(tup->t_data);
+		ReleaseSysCache(tup);
+	}
+	tup = SearchSysCache1(USERMAPPINGOID, ObjectIdGetDatum(umid));
+	if (HeapTupleIsValid(tup))
+	{
+		parts[3] = HeapTupleHeaderGetRawXmin(tup->t_data);
+		ReleaseSysCache(tup);
+	}
+	key = hash_bytes_extended((const unsigned char *) parts, sizeof(parts), 0);
+	return key != 0 ? key : 1;
+}
+
+/*
  * Fill an invalid (destroyed or new) entry: read and validate credentials,
  * copy options, create the multi handle.  On ERROR the entry stays
  * invalid; whatever was copied is released at the next build.
@@ -762,7 +797,9 @@ connection_build(PgApiConnection *conn, UserMapping *user,
 	Assert(!conn->valid);
 
 	/* responses cached for the old server or mapping no longer apply */
-	pgapi_cache_forget(conn->umid);
+	if (conn->cache_owner != 0)
+		pgapi_cache_forget(conn->cache_owner);
+	conn->cache_owner = 0;
 
 	/* errors if the keys the API needs are missing (C15) */
 	pgapi_get_credentials(user, opts->api, &creds);
@@ -832,6 +869,7 @@ connection_build(PgApiConnection *conn, UserMapping *user,
 		explicit_bzero(id.data, id.len);
 		pfree(id.data);
 	}
+	conn->cache_owner = cache_owner_key(user->umid, opts->serverid);
 	conn->tokens = Max(opts->requests_per_window, 0);
 	conn->refill_at = now_ms();
 	conn->invalidated = false;
@@ -1866,7 +1904,7 @@ pgapi_queue_add(PgApiHttpQueue *queue, PgApiRequest *req)
 		size_t		len;
 		long		status;
 
-		if (pgapi_cache_lookup(queue->conn->umid, req, &data, &len, &status))
+		if (pgapi_cache_lookup(queue->conn->cache_owner, req, &data, &len, &status))
 		{
 			free(req->data);
 			req->data = data;
@@ -2062,7 +2100,7 @@ finish_transfer(PgApiHttpQueue *queue, PgApiRequest *req)
 	if (out == PGAPI_OUT_OK || out == PGAPI_OUT_NOT_FOUND_OK)
 	{
 		if (out == PGAPI_OUT_OK && req->idempotent && conn->opts.cache_ttl_ms > 0)
-			pgapi_cache_store(conn->umid, conn->opts.cache_ttl_ms, req,
+			pgapi_cache_store(conn->cache_owner, conn->opts.cache_ttl_ms, req,
 							  req->data, req->data_len, status);
 		release_handle(st);
 		st->phase = PGAPI_REQ_DONE;

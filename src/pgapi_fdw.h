@@ -193,11 +193,12 @@ extern bool pgapi_ratelimit_shared(uint64 key, int requests, int window_ms,
  * ----------------------------------------------------------------
  */
 
-extern bool pgapi_cache_lookup(Oid umid, const PgApiRequest *req, char **data,
-							   size_t *data_len, long *status);
-extern void pgapi_cache_store(Oid umid, int ttl_ms, const PgApiRequest *req,
+extern void pgapi_cache_init(void);
+extern bool pgapi_cache_lookup(uint64 owner, const PgApiRequest *req,
+							   char **data, size_t *data_len, long *status);
+extern void pgapi_cache_store(uint64 owner, int ttl_ms, const PgApiRequest *req,
 							  const char *data, size_t data_len, long status);
-extern int	pgapi_cache_forget(Oid umid);
+extern int	pgapi_cache_forget(uint64 owner);
 
 /* ----------------------------------------------------------------
  *		json.c
