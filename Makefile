@@ -40,3 +40,7 @@ EXTRA_CLEAN = results regression.diffs regression.out
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# PGXS tracks no header dependencies: every object includes the one shared
+# header, so a change to it (a struct layout) must rebuild them all.
+$(filter-out $(WIN32RES),$(OBJS)): $(srcdir)/src/pgapi_fdw.h

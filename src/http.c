@@ -1652,6 +1652,9 @@ report_failure(PgApiConnection *conn, PgApiRequest *req, PgApiOutcome out,
 		appendStringInfo(&detail,
 						 "%sThe API asked to wait %.0f ms before retrying, longer than the time left.",
 						 detail.len > 0 ? " " : "", asked_wait);
+	if (out == PGAPI_OUT_WRITE_UNKNOWN && req->correlation != NULL)
+		appendStringInfo(&detail, "%sThe request carried the tag %s.",
+						 detail.len > 0 ? " " : "", req->correlation);
 	if (info->detail == PGAPI_DETAIL_CURL || info->detail == PGAPI_DETAIL_API)
 	{
 		if (detail.len > 0)
@@ -1694,7 +1697,8 @@ report_failure(PgApiConnection *conn, PgApiRequest *req, PgApiOutcome out,
 							conn->servername);
 			break;
 		case PGAPI_HINT_CHECK_STATE:
-			hint = pstrdup(_("Check the state of the remote object before repeating the change."));
+			hint = req->unknown_hint ? pstrdup(req->unknown_hint) :
+				pstrdup(_("Check the state of the remote object before repeating the change."));
 			break;
 	}
 
@@ -1898,7 +1902,7 @@ pgapi_queue_add(PgApiHttpQueue *queue, PgApiRequest *req)
 	queue->reqs[queue->tail++] = req;
 
 	/* an identical read within cache_ttl_ms: answered, in queue order */
-	if (req->idempotent && queue->conn->opts.cache_ttl_ms > 0)
+	if (req->idempotent && !req->no_cache && queue->conn->opts.cache_ttl_ms > 0)
 	{
 		char	   *data;
 		size_t		len;
@@ -2099,7 +2103,8 @@ finish_transfer(PgApiHttpQueue *queue, PgApiRequest *req)
 
 	if (out == PGAPI_OUT_OK || out == PGAPI_OUT_NOT_FOUND_OK)
 	{
-		if (out == PGAPI_OUT_OK && req->idempotent && conn->opts.cache_ttl_ms > 0)
+		if (out == PGAPI_OUT_OK && req->idempotent && !req->no_cache &&
+			conn->opts.cache_ttl_ms > 0)
 			pgapi_cache_store(conn->cache_owner, conn->opts.cache_ttl_ms, req,
 							  req->data, req->data_len, status);
 		release_handle(st);

@@ -140,6 +140,10 @@ typedef struct PgApiRequest
 								 * of application/json */
 	const char *label;			/* how errors name the request when the path
 								 * says nothing (GraphQL: the root field) */
+	bool		no_cache;		/* never answered from the response cache */
+	const char *correlation;	/* writes: the tag the request carried, for
+								 * DETAIL when the outcome is unknown (N7) */
+	const char *unknown_hint;	/* writes: HINT when the outcome is unknown */
 
 	/* set by the HTTP layer */
 	long		status;			/* final HTTP status, 0 until done */
@@ -410,6 +414,10 @@ typedef struct PgApiResourceDesc
 	const char *insert_path;	/* POST */
 	const char *update_path;	/* PATCH */
 	const char *delete_path;	/* DELETE */
+	const char *name_field;		/* creates: object names are kept unique
+								 * (W9) */
+	const char *tag_field;		/* creates: array of {"key", "value"} that
+								 * carries the correlation tag (N7) */
 } PgApiResourceDesc;
 
 extern const PgApiResourceDesc *pgapi_find_resource(const char *name);
