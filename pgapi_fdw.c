@@ -553,8 +553,32 @@ pgapiGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
 									 path_private(-1, false,
 												  usable_limit(root, baserel, info, false))));
 
-	/* ORDER BY a sortable column: the API sorts, when there is one stream */
+	/*
+	 * ORDER BY a sortable column: the API sorts.  With one request stream
+	 * its order is the query's.  With several (IN lists, fan-out over
+	 * services) each stream is asked for its first LIMIT rows in that
+	 * order, and a local Sort and Limit pick the answer from their union,
+	 * which holds the overall first LIMIT rows.
+	 */
 	sortcol = pushable_sort(root, baserel, info, &desc);
+	if (sortcol >= 0 && !single)
+	{
+		int64		limit = usable_limit(root, baserel, info, true);
+
+		if (limit >= 0)
+		{
+			double		rows = Min(baserel->rows, (double) limit * requests);
+
+			add_path(baserel, (Path *)
+					 create_foreignscan_path(root, baserel, NULL, rows,
+											 startup,
+											 PGAPI_REQUEST_COST * requests +
+											 rows * PGAPI_ROW_COST +
+											 (missing_required(info, info->key_quals) ? PGAPI_DISABLE_COST : 0),
+											 NIL, NULL, NULL,
+											 path_private(sortcol, desc, limit)));
+		}
+	}
 	if (sortcol >= 0 && single)
 	{
 		int64		limit = usable_limit(root, baserel, info, true);
