@@ -211,8 +211,8 @@ scripts=(
 	-f "$here/foreign_join.sql@2" -f "$here/pganalyze.sql@3"
 	-f "$here/cancel.sql@3"
 )
-echo "# pgbench: $clients clients, 2 threads, $duration s, every key limited to" \
-	"$client_rate requests per $rate_ms ms (the simulator refuses above $sim_rate)"
+echo "# pgbench: $clients clients, 2 threads, $duration s; requests_per_window" \
+	"$client_rate per $rate_ms ms, checked against $rate_n; the simulator refuses above $sim_rate"
 pgbench -n -r -c "$clients" -j 2 -T "$duration" -D timeout_ms="$timeout_ms" \
 	"${scripts[@]}" "$db" >"$work/pgbench.out" 2>&1 &
 pgbench_pid=$!
