@@ -306,10 +306,10 @@ SELECT rpad(kind, 12), count(*) AS statements,
        round(avg(ms)::numeric, 1) || ' / ' || round(max(ms)::numeric, 1) AS ms
 FROM load_log GROUP BY kind ORDER BY kind;
 SQL
-echo "# ---- errors by SQLSTATE: SQLSTATE | statements | kinds | a message | a detail ----"
+echo "# ---- errors by SQLSTATE: SQLSTATE | statements | kinds | distinct messages | one of them (DETAIL) ----"
 sql -F ' | ' <<'SQL' 2>&1 | sed 's/^/# /' || true
-SELECT outcome, count(*), string_agg(DISTINCT kind, ','),
-       left(min(message), 70), left(min(coalesce(detail, '')), 90)
+SELECT outcome, count(*), string_agg(DISTINCT kind, ','), count(DISTINCT message),
+       left((array_agg(message || coalesce(' (' || nullif(detail, '') || ')', '') ORDER BY at))[1], 150)
 FROM load_log WHERE outcome <> 'ok' GROUP BY outcome ORDER BY outcome;
 SQL
 
