@@ -10,7 +10,7 @@
  * the backend in a hash table in CacheMemoryContext (as postgres_fdw's
  * connection.c).  It holds copies of the server options and credentials,
  * one CURLM (whose connection pool gives keep-alive), a pool of idle easy
- * handles and the client-side token bucket.  Syscache callbacks on
+ * handles and the client-side rate limit.  Syscache callbacks on
  * FOREIGNSERVEROID and USERMAPPINGOID mark it invalidated; it is rebuilt
  * at its next use once no queue or transfer uses it (an open scan keeps
  * its key, RELIABILITY K5).
@@ -160,11 +160,10 @@ struct PgApiConnection
 	int			nbusy;			/* handles lent to requests */
 	int			nattached;		/* handles added to the multi */
 	int			nqueues;		/* open queues */
-	/* client-side rate limit: the shared bucket's key, or a backend's own */
+	/* client-side rate limit: the shared limit's key, or a backend's own */
 	uint64		rate_key;		/* hash of the API and the key identity */
 	uint64		cache_owner;	/* response cache key of these options */
-	double		tokens;
-	double		refill_at;		/* monotonic ms of the last refill */
+	PgApiRateWindow rate;		/* when not preloaded; monotonic ms */
 };
 
 /*
@@ -183,7 +182,7 @@ typedef struct PgApiReqState
 	PgApiReqPhase phase;
 	double		start_at;		/* WAITING: monotonic ms to start again */
 	double		deadline;		/* first start + timeout_ms */
-	double		rate_since;		/* waiting for a token since; 0: not */
+	double		rate_since;		/* waiting for the rate limit since; 0: not */
 	struct curl_slist *headers; /* malloc'd by libcurl */
 
 	/* filled by the callbacks during one transfer */
@@ -870,8 +869,7 @@ connection_build(PgApiConnection *conn, UserMapping *user,
 		pfree(id.data);
 	}
 	conn->cache_owner = cache_owner_key(user->umid, opts->serverid);
-	conn->tokens = Max(opts->requests_per_window, 0);
-	conn->refill_at = now_ms();
+	memset(&conn->rate, 0, sizeof(conn->rate));
 	conn->invalidated = false;
 	conn->valid = true;
 }
@@ -927,29 +925,13 @@ pgapi_get_connection(UserMapping *user, const PgApiServerOptions *opts)
 /* ----------------------------------------------------------------
  *		client-side rate limit
  *
- * A token bucket per connection and backend: capacity requests_per_window,
- * refilled continuously over rate_window_ms.  Only these two functions
- * know the representation, so a shared-memory bucket per API key can
- * replace them.
+ * At most requests_per_window requests in any rate_window_ms, per API key:
+ * shared by all backends when preloaded (ratelimit.c), else per connection
+ * and backend.
  * ----------------------------------------------------------------
  */
 
-static void
-rate_refill(PgApiConnection *conn, double now)
-{
-	double		cap = conn->opts.requests_per_window;
-
-	if (now > conn->refill_at)
-	{
-		conn->tokens += (now - conn->refill_at) * cap /
-			Max(conn->opts.rate_window_ms, 1);
-		if (conn->tokens > cap)
-			conn->tokens = cap;
-	}
-	conn->refill_at = now;
-}
-
-/* Take a token if one is there; always true when the limit is off. */
+/* Let a request through if the limit allows it; always when it is off. */
 static bool
 rate_acquire(PgApiConnection *conn, double now)
 {
@@ -957,20 +939,14 @@ rate_acquire(PgApiConnection *conn, double now)
 
 	if (conn->opts.requests_per_window <= 0)
 		return true;
-	/* shared by all backends when preloaded (ratelimit.c) */
-	if (pgapi_ratelimit_shared(conn->rate_key, conn->opts.requests_per_window,
-							   conn->opts.rate_window_ms, true, &wait))
-		return wait == 0;
-	rate_refill(conn, now);
-	if (conn->tokens >= 1.0)
-	{
-		conn->tokens -= 1.0;
-		return true;
-	}
-	return false;
+	if (!pgapi_ratelimit_shared(conn->rate_key, conn->opts.requests_per_window,
+								conn->opts.rate_window_ms, true, &wait))
+		pgapi_ratewindow(&conn->rate, conn->opts.requests_per_window,
+						 conn->opts.rate_window_ms, now, true, &wait);
+	return wait == 0;
 }
 
-/* Milliseconds until the next token; 0 when the limit is off. */
+/* Milliseconds until the limit lets a request through; 0 when it is off. */
 static double
 rate_time_to_token(PgApiConnection *conn, double now)
 {
@@ -978,14 +954,11 @@ rate_time_to_token(PgApiConnection *conn, double now)
 
 	if (conn->opts.requests_per_window <= 0)
 		return 0;
-	if (pgapi_ratelimit_shared(conn->rate_key, conn->opts.requests_per_window,
-							   conn->opts.rate_window_ms, false, &wait))
-		return wait;
-	rate_refill(conn, now);
-	if (conn->tokens >= 1.0)
-		return 0;
-	return (1.0 - conn->tokens) * Max(conn->opts.rate_window_ms, 1) /
-		conn->opts.requests_per_window;
+	if (!pgapi_ratelimit_shared(conn->rate_key, conn->opts.requests_per_window,
+								conn->opts.rate_window_ms, false, &wait))
+		pgapi_ratewindow(&conn->rate, conn->opts.requests_per_window,
+						 conn->opts.rate_window_ms, now, false, &wait);
+	return wait;
 }
 
 /* ----------------------------------------------------------------
@@ -1864,7 +1837,7 @@ pgapi_queue_create(PgApiConnection *conn, PgApiStats *stats)
 
 /*
  * pgapi_queue_add
- *		Append req; it starts when a slot and a rate-limit token are free,
+ *		Append req; it starts when a slot is free and the rate limit allows,
  *		at the latest in pgapi_queue_next.  ERROR if the request is queued
  *		or done already, or its path holds bytes not allowed in a URL.
  */
@@ -1958,8 +1931,8 @@ start_transfer(PgApiHttpQueue *queue, PgApiRequest *req, double now)
 
 /*
  * Start what may start, in FIFO order: at most max_concurrency transfers
- * of this queue, each with a rate-limit token.  *wait is lowered to the
- * time until something could start (a retry time, the next token).
+ * of this queue, each when the rate limit allows.  *wait is lowered to the
+ * time until something could start (a retry time, the rate limit).
  */
 static void
 start_ready(PgApiHttpQueue *queue, double now, double *wait)
@@ -2130,7 +2103,7 @@ finish_transfer(PgApiHttpQueue *queue, PgApiRequest *req)
 }
 
 /*
- * Wait for socket activity, a retry time or a token, at most
+ * Wait for socket activity, a retry time or the rate limit, at most
  * PGAPI_POLL_MS, then process interrupts (outside libcurl, N1).  Reports
  * a wait event (R7).
  */
@@ -2261,7 +2234,7 @@ pgapi_queue_next(PgApiHttpQueue *queue)
 /*
  * pgapi_queue_poll
  *		Move the queue's transfers along without blocking: start what may
- *		start (slots and rate-limit tokens permitting), let curl send and
+ *		start (slots and the rate limit permitting), let curl send and
  *		receive what the sockets hold, and evaluate finished transfers.
  *		A scan calls it while it turns the current page into rows, so that
  *		the next page is on its way meanwhile (pgapi_queue_add only queues).

@@ -188,7 +188,25 @@ extern char *pgapi_redact(PgApiConnection *conn, const char *text);
  * ----------------------------------------------------------------
  */
 
+/*
+ * A client-side limit of requests per window: the requests let through,
+ * counted in slots of window_ms / PGAPI_RATE_SLOTS (see ratelimit.c).
+ * Zeroed means empty.
+ */
+#define PGAPI_RATE_SLOTS 16
+#define PGAPI_RATE_RING (PGAPI_RATE_SLOTS + 2)
+
+typedef struct PgApiRateWindow
+{
+	int			requests;		/* settings the counts were made with */
+	int			window_ms;
+	int64		newest;			/* slot number of counts[newest % RING] */
+	int32		counts[PGAPI_RATE_RING];
+} PgApiRateWindow;
+
 extern void pgapi_ratelimit_init(void);
+extern void pgapi_ratewindow(PgApiRateWindow *w, int requests, int window_ms,
+							 double now_ms, bool take, double *wait_ms);
 extern bool pgapi_ratelimit_shared(uint64 key, int requests, int window_ms,
 								   bool take, double *wait_ms);
 

@@ -34,7 +34,11 @@ Control endpoints (no auth, never journaled; all answer JSON):
                                               "seed": "apisim"} | null}
   POST /__mock/fault             {"match": {"method", "path" (regex, searched), "auth_user",
                                   "api": "clickhouse"|"pganalyze", "nth_on_conn": K},
-                                  "times": 1 (-1 = forever), "action": {...}} -> {"ok", "id"}
+                                  "times": 1 (-1 = forever), "p": 1.0, "seed": id,
+                                  "action": {...}} -> {"ok", "id"}
+                                 "p" < 1: a matching request takes the fault with that
+                                 probability (a seeded RNG per fault), else the next
+                                 fault is tried; "times" counts only the taken ones.
   GET  /__mock/faults            active faults (GET /__mock/faults/all: also used-up ones)
   POST /__mock/faults/clear
 Fault actions: {"status", "headers", "body" | "body_b64", "content_type" (null = none)},
@@ -61,6 +65,7 @@ import io
 import json
 import math
 import os
+import random
 import re
 import select
 import signal
@@ -557,6 +562,11 @@ def prom_num(v):
     return repr(v) if isinstance(v, float) else str(v)
 
 
+def fault_view(f):
+    """A fault as the control endpoints show it (without its RNG)."""
+    return {k: v for k, v in f.items() if k != "rng"}
+
+
 # ---------------------------------------------------------------------------
 # the simulator state
 # ---------------------------------------------------------------------------
@@ -752,6 +762,8 @@ class Sim:
                 if m.get("api") and m["api"] != ("pganalyze" if path == "/graphql" else "clickhouse"):
                     continue
                 if m.get("nth_on_conn") and m["nth_on_conn"] != nth:
+                    continue
+                if "rng" in f and f["rng"].random() >= f["p"]:
                     continue
                 if f["times"] > 0:
                     f["times"] -= 1
@@ -2470,14 +2482,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
                              "times": int(f.get("times", 1)), "action": act, "hits": 0}
                     if fault["match"].get("path"):
                         re.compile(fault["match"]["path"])
+                    if "p" in f:
+                        p = float(f["p"])
+                        if not 0.0 <= p <= 1.0:
+                            raise ValueError("p must be between 0 and 1")
+                        fault["p"] = p
+                        fault["rng"] = random.Random(f.get("seed", fault["id"]))
                     sim.faults.append(fault)
                 return Response(200, jdump({"ok": True, "id": fault["id"]}))
             if path == "/__mock/faults" and method == "GET":
                 with sim.lock:
-                    return Response(200, jdump([f for f in sim.faults if f["times"] != 0]))
+                    return Response(200, jdump([fault_view(f) for f in sim.faults if f["times"] != 0]))
             if path == "/__mock/faults/all" and method == "GET":
                 with sim.lock:
-                    return Response(200, jdump(sim.faults))
+                    return Response(200, jdump([fault_view(f) for f in sim.faults]))
             if path == "/__mock/faults/clear" and method == "POST":
                 with sim.lock:
                     sim.faults = []
