@@ -691,6 +691,7 @@ connection_destroy(PgApiConnection *conn)
 	conn->multi = NULL;
 
 	free_copy(&conn->opts.url, false);
+	free_copy(&conn->opts.ca_file, false);
 	free_copy(&conn->opts.organization_id, false);
 	free_copy(&conn->creds.key_id, true);
 	free_copy(&conn->creds.key_secret, true);
@@ -733,6 +734,8 @@ options_equal(const PgApiServerOptions *a, const PgApiServerOptions *b)
 	return a->serverid == b->serverid &&
 		a->api == b->api &&
 		strcmp(a->url ? a->url : "", b->url ? b->url : "") == 0 &&
+		strcmp(a->ca_file ? a->ca_file : "",
+			   b->ca_file ? b->ca_file : "") == 0 &&
 		strcmp(a->organization_id ? a->organization_id : "",
 			   b->organization_id ? b->organization_id : "") == 0 &&
 		a->timeout_ms == b->timeout_ms &&
@@ -818,6 +821,7 @@ connection_build(PgApiConnection *conn, UserMapping *user,
 
 	conn->opts = *opts;
 	conn->opts.url = cache_strdup(opts->url);
+	conn->opts.ca_file = cache_strdup(opts->ca_file);
 	conn->opts.organization_id = cache_strdup(opts->organization_id);
 	conn->creds.umid = user->umid;
 	conn->creds.key_id = cache_strdup(creds.key_id);
@@ -1242,6 +1246,12 @@ setup_transfer(PgApiConnection *conn, PgApiRequest *req, PgApiReqState *st,
 	CHECK_SETOPT(e, CURLOPT_SSL_VERIFYPEER, 1L);	/* C10 */
 	CHECK_SETOPT(e, CURLOPT_SSL_VERIFYHOST, 2L);
 	CHECK_SETOPT(e, CURLOPT_SSLVERSION, (long) CURL_SSLVERSION_TLSv1_2);
+	/* a private CA: trust exactly that bundle (superuser option, C6) */
+	if (opts->ca_file)
+	{
+		CHECK_SETOPT(e, CURLOPT_CAINFO, opts->ca_file);
+		CHECK_SETOPT(e, CURLOPT_CAPATH, (char *) NULL);
+	}
 	/* no ambient proxy or .netrc (C15) */
 	CHECK_SETOPT(e, CURLOPT_PROXY, "");
 	CHECK_SETOPT(e, CURLOPT_NOPROXY, "*");

@@ -50,6 +50,7 @@ typedef struct PgApiServerOptions
 	Oid			serverid;
 	PgApiKind	api;
 	char	   *url;			/* base URL without trailing slash */
+	char	   *ca_file;		/* PEM bundle of trusted CAs; NULL: system's */
 	char	   *organization_id;	/* NULL: discover */
 	int			timeout_ms;
 	int			connect_timeout_ms;
