@@ -10,7 +10,8 @@ and asserts: the SQLSTATE (or success), the elapsed time where the matrix
 fixes one, that the message (ERROR, DETAIL, HINT, CONTEXT) carries no
 canary secret (also base64) and no host:port, that the same session still
 answers SELECT 1, and the number of requests in the simulator's journal.
-Faults the simulator cannot make come from src/test/rawhttp.py.
+Faults the simulator cannot make come from src/test/rawhttp.py, TLS
+faults from src/test/tlsserver.py (certificates made with openssl).
 The last line is `N passed, N failed`.
 """
 
@@ -29,6 +30,7 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import rawhttp  # noqa: E402
+import tlsserver  # noqa: E402
 
 SIM = os.environ["PGAPI_SIM_URL"]
 SIM_PORT = SIM.rsplit(":", 1)[1]
@@ -250,7 +252,7 @@ def count_is(n=None):
     def post(r, j, problems):
         want = sim_list_len() if n is None else n
         if ("COUNT %d" % want) not in r["out"]:
-            problems.append("row count is not %d" % n)
+            problems.append("row count is not %d" % want)
     return post
 
 
@@ -490,6 +492,8 @@ def main():
         case("F26 %s: normal or clean ERROR" % label, Q % "f26", ("ok", "HV00N", "HV00M", "54000"),
              ddl=table_ddl("f26", opts=FAST), requests=1)
 
+    f27_tls()
+
     # --- F31 HTTP/1.0 close-delimited ----------------------------------------------------------------------------------
     clear()
     fault({"http10": True})
@@ -521,6 +525,110 @@ def main():
     psql("", db="postgres")
     print("%d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
+
+
+def f27_tls():
+    """F27 / C10 / R6: certificate faults against an HTTPS front of the
+    simulator, certificates made at test time."""
+    d = tempfile.mkdtemp(prefix="faults-tls.")
+    os.chmod(d, 0o755)
+    try:
+        tlsserver.make_certs(d)
+    except (RuntimeError, OSError) as e:
+        report("F27 certificates made with openssl", [str(e)])
+        return
+    pem = lambda n: os.path.join(d, n + ".pem")  # noqa: E731
+    sim_post("/__mock/faults/clear")
+
+    def front(name, tls10=False):
+        p = tlsserver.TlsProxy(pem(name), os.path.join(d, name + ".key"), SIM, tls10_only=tls10)
+        extra_ports.append(p.port)
+        return p
+
+    def tls_counts(p, want_conns, want_handshakes=None):
+        """connections the front accepted (1: no retry), and completed
+        server-side handshakes where the outcome fixes them"""
+        def post(r, j, problems):
+            conns, hs, bad, reqs = p.counts()
+            if conns != want_conns:
+                problems.append("%d connections, expected %d" % (conns, want_conns))
+            if want_handshakes is not None and hs != want_handshakes:
+                problems.append("%d completed handshakes, expected %d (%s)" % (hs, want_handshakes,
+                                                                              p.failed[-1:]))
+        return post
+
+    def both(*posts):
+        def post(r, j, problems):
+            for f in posts:
+                f(r, j, problems)
+        return post
+
+    Q = "SELECT 'COUNT ' || count(t.*) FROM t_%s t"
+    cases = [
+        # name, certificate, ca_file, SQLSTATE, DETAIL text
+        ("F27 self-signed, no ca_file: HV00N naming the certificate problem", "selfsigned", None, "HV00N",
+         "self-signed certificate"),
+        ("F27 self-signed, ca_file = that certificate: rows", "selfsigned", "selfsigned", None, None),
+        ("F27 issued by a private CA, no ca_file: HV00N, issuer unknown", "good", None, "HV00N",
+         "unable to get local issuer certificate"),
+        ("F27 issued by a private CA, ca_file = the CA: rows", "good", "ca", None, None),
+        ("F27 certificate for another host name: HV00N", "wronghost", "ca", "HV00N",
+         "no alternative certificate subject name matches"),
+        ("F27 expired certificate: HV00N", "expired", "ca", "HV00N", "certificate has expired"),
+    ]
+    for name, cert, ca, st, text in cases:
+        p = front(cert)
+        opts = dict(max_retries="0")
+        if ca:
+            opts["ca_file"] = pem(ca)
+        # a host name mismatch is found by the client after the handshake
+        post = tls_counts(p, 1, None if cert == "wronghost" else 0 if st else 1)
+        case(name, Q % "f27", st, ddl=table_ddl("f27", url="https://127.0.0.1:%d" % p.port, opts=opts),
+             requests=0 if st else 1, path="/postgres$",
+             post=both(post, detail_has(text) if text else count_is()))
+        p.close()
+
+    # TLS 1.0 only: refused by our minimum (TLS 1.2); a TLS 1.0 client
+    # shows that the server does speak TLS 1.0
+    p = front("good", tls10=True)
+
+    def control(r, j, problems):
+        try:
+            v = tlsserver.tls10_handshake_ok(p.port)
+            if v != "TLSv1":
+                problems.append("control handshake negotiated %s" % v)
+        except (OSError, ValueError) as e:
+            problems.append("the TLS 1.0 server refuses a TLS 1.0 client too: %s" % e)
+    case("F27 server speaking TLS 1.0 only: HV00N naming the protocol", Q % "f27v", "HV00N",
+         ddl=table_ddl("f27v", url="https://127.0.0.1:%d" % p.port, opts={"max_retries": "0",
+                                                                         "ca_file": pem("ca")}),
+         requests=0, path="/postgres$",
+         post=both(tls_counts(p, 1, 0), detail_has("protocol version"), control))
+    p.close()
+
+    # a ca_file the server cannot read: HV00N naming the file problem
+    p = front("good")
+    missing = os.path.join(d, "no-such-ca.pem")
+    case("F27 ca_file that does not exist: HV00N naming it", Q % "f27m", "HV00N",
+         ddl=table_ddl("f27m", url="https://127.0.0.1:%d" % p.port, opts={"max_retries": "0",
+                                                                         "ca_file": missing}),
+         requests=0, path="/postgres$", post=both(tls_counts(p, 1, 0), detail_has(missing)))
+    p.close()
+
+    # R6: a kept-alive connection serves two statements; changing ca_file
+    # rebuilds the handles, and the next statement verifies again (and fails
+    # against a CA that did not issue the certificate)
+    p = front("good")
+    case("F27/R6 ca_file changed in the session: reconnects and verifies again", Q % "f27r", "HV00N",
+         ddl=table_ddl("f27r", url="https://127.0.0.1:%d" % p.port, opts={"max_retries": "0",
+                                                                         "ca_file": pem("ca")}),
+         pre=(Q % "f27r") + ";\n" + (Q % "f27r") + ";\n" +
+         "ALTER SERVER s_f27r OPTIONS (SET ca_file %s);\n" % sq(pem("other-ca")),
+         requests=2, path="/postgres$",
+         post=both(tls_counts(p, 2, 1), detail_has("unable to get local issuer certificate"),
+                   lambda r, j, pr: pr.append("the first two statements did not both return rows")
+                   if r["out"].count("COUNT ") != 2 else None))
+    p.close()
 
 
 def excerpt_short(r, j, problems):
