@@ -1534,6 +1534,32 @@ append_api_detail(StringInfo buf, PgApiConnection *conn, PgApiRequest *req)
 }
 
 /*
+ * pgapi_http_error_detail
+ *		The API's error text of a completed request for DETAIL, as the HTTP
+ *		layer reports it for error statuses: message, code and requestId,
+ *		escaped, with the secrets of the connection it ran on redacted (C3),
+ *		at most PGAPI_DETAIL_MAX bytes (B12); the raw body (same treatment)
+ *		when it has no message.  For envelopes that carry an error under a
+ *		2xx status (RELIABILITY B8).  palloc'd; ereports only on OOM.
+ */
+char *
+pgapi_http_error_detail(PgApiRequest *req)
+{
+	PgApiReqState *st = (PgApiReqState *) req->priv;
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	append_api_detail(&buf, st ? st->conn : NULL, req);
+	if (buf.len > PGAPI_DETAIL_MAX)
+	{
+		buf.len = pg_mbcliplen(buf.data, buf.len, PGAPI_DETAIL_MAX - 3);
+		buf.data[buf.len] = '\0';
+		appendStringInfoString(&buf, "...");
+	}
+	return buf.data;
+}
+
+/*
  * curl's error text names the peer ("Failed to connect to 10.0.0.7 port
  * 8443 after 3 ms"); messages carry no host:port (RELIABILITY C3, found by
  * src/test/faults.py F1/F2), so "HOST port N" becomes "the server".

@@ -183,6 +183,7 @@ extern void pgapi_http_run(PgApiConnection *conn, PgApiRequest **reqs,
 extern void pgapi_http_execute(PgApiConnection *conn, PgApiRequest *req,
 							   PgApiStats *stats);
 extern char *pgapi_redact(PgApiConnection *conn, const char *text);
+extern char *pgapi_http_error_detail(PgApiRequest *req);
 
 /* ----------------------------------------------------------------
  *		ratelimit.c
@@ -563,6 +564,14 @@ extern char *pgapi_scan_selection(const PgApiResourceDesc *res, int natts,
 extern char *pgapi_organization_id(const PgApiServerOptions *opts,
 								   UserMapping *user, PgApiConnection *conn,
 								   PgApiStats *stats);
+
+/* ----------------------------------------------------------------
+ *		rest.c
+ * ----------------------------------------------------------------
+ */
+
+extern PgApiJsonValue pgapi_rest_result(PgApiRequest *req, PgApiJsonDoc *doc,
+										bool optional);
 
 /* ----------------------------------------------------------------
  *		graphql.c

@@ -507,44 +507,6 @@ bad_reply(PgApiRequest *req, const char *detail)
 }
 
 /*
- * The payload of a ClickHouse response: "result", after checking the
- * envelope (RELIABILITY B8).
- */
-static PgApiJsonValue
-rest_payload(PgApiRequest *req, PgApiJsonDoc *doc)
-{
-	PgApiJsonValue root = pgapi_json_root(doc);
-	PgApiJsonValue status;
-	PgApiJsonValue result;
-
-	if (pgapi_json_type(root) != PGAPI_JSON_OBJECT)
-		bad_reply(req, "The response is not a JSON object.");
-	status = pgapi_json_get(root, "status");
-	if (pgapi_json_get(root, "error") != NULL ||
-		(pgapi_json_type(status) == PGAPI_JSON_INT &&
-		 strtol(pgapi_json_scalar_text(status), NULL, 10) >= 400))
-	{
-		char	   *message = NULL;
-		char	   *request_id = NULL;
-		char	   *code = NULL;
-
-		pgapi_json_error_fields(req->data, req->data_len, &message, &request_id, &code);
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("ClickHouse Cloud API reported an error in a successful response"),
-				 errdetail_internal("%s%s%s", message ? message : "(no message)",
-									request_id ? " requestId: " : "",
-									request_id ? request_id : ""),
-				 errcontext("remote request: %s %s", pgapi_method_name(req->method),
-							req->path)));
-	}
-	result = pgapi_json_get(root, "result");
-	if (result == NULL)
-		bad_reply(req, "The response has no \"result\".");
-	return result;
-}
-
-/*
  * The values of a fan-out (DESIGN.md "Fan-out"): list the parent objects
  * with one request (the services of the organization, the servers of a
  * pganalyze account) and return their ids as parameter values.
@@ -579,7 +541,7 @@ list_fanout_values(PgApiScan *scan, const PgApiColumnDesc *target)
 												scan->organization_id));
 		pgapi_http_execute(scan->conn, req, scan->stats);
 		doc = parse_response(req);
-		rows = rest_payload(req, doc);
+		rows = pgapi_rest_result(req, doc, false);
 	}
 	if (pgapi_json_type(rows) == PGAPI_JSON_NULL)
 		return NIL;
@@ -943,8 +905,9 @@ fetch_details(PgApiScan *scan, PgApiRequest *page)
 		if (reqs[i]->status == 404)
 			scan->details[i] = NULL;	/* deleted meanwhile: no row */
 		else
-			scan->details[i] = rest_payload(reqs[i],
-											parse_response(reqs[i]));
+			scan->details[i] = pgapi_rest_result(reqs[i],
+												 parse_response(reqs[i]),
+												 false);
 	}
 }
 
@@ -1018,7 +981,7 @@ start_payload(PgApiScan *scan)
 		if (scan->res->gql_field)
 			payload = pgapi_graphql_data(req, scan->page_doc, scan->payload_idx);
 		else
-			payload = rest_payload(req, scan->page_doc);
+			payload = pgapi_rest_result(req, scan->page_doc, false);
 
 		memset(&scan->iter, 0, sizeof(PgApiRowIter));
 		scan->iter.nlevels = scan->res->nsteps;
