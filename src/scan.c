@@ -88,6 +88,7 @@ struct PgApiScan
 	char	   *selection;		/* GraphQL selection set */
 	PgApiJsonPath **paths;		/* attnum - 1 -> compiled field path */
 	PgApiColumnConv *convs;		/* attnum - 1 -> conversion */
+	bool	   *notnull;		/* attnum - 1 -> declared NOT NULL */
 	bool		need_detail;	/* DETAIL columns wanted from a list */
 	int			id_colidx;		/* the PGAPI_COL_ID column, or -1 */
 
@@ -1065,10 +1066,40 @@ conversion_error_callback(void *arg)
 {
 	PgApiScan  *scan = (PgApiScan *) arg;
 
-	if (scan->cur_attnum > 0)
+	const char *field;
+
+	if (scan->cur_attnum <= 0)
+		return;
+	field = scan->spec->attfield[scan->cur_attnum - 1];
+	if (field && field[0] != '$')
+		errcontext("column \"%s\" of foreign table \"%s\", JSON field \"%s\"",
+				   NameStr(TupleDescAttr(scan->spec->tupdesc, scan->cur_attnum - 1)->attname),
+				   scan->spec->relname, field);
+	else
 		errcontext("column \"%s\" of foreign table \"%s\"",
 				   NameStr(TupleDescAttr(scan->spec->tupdesc, scan->cur_attnum - 1)->attname),
 				   scan->spec->relname);
+}
+
+/*
+ * A NOT NULL column got no value: the API sent null or left the field out.
+ * PostgreSQL does not check constraints of foreign tables, so a required
+ * field is declared NOT NULL and checked here (RELIABILITY B5): an ERROR
+ * naming column, table and JSON field (the error context), never a NULL.
+ */
+static void
+not_null_error(PgApiScan *scan, int a)
+{
+	const char *field = scan->spec->attfield[a];
+
+	ereport(ERROR,
+			(errcode(ERRCODE_NOT_NULL_VIOLATION),
+			 errmsg("null value in column \"%s\" of foreign table \"%s\" violates not-null constraint",
+					NameStr(TupleDescAttr(scan->spec->tupdesc, a)->attname),
+					scan->spec->relname),
+			 field ?
+			 errdetail("The API response has null or no value for JSON field \"%s\".", field) :
+			 errdetail("The API response has no value for the column.")));
 }
 
 /* Convert the text of a "$key" (or a mapped value) with the input function. */
@@ -1153,10 +1184,14 @@ build_row(PgApiScan *scan, Datum *values, bool *isnull)
 		if (field && field[0] == '$' && strcmp(field, "$value") == 0)
 		{
 			values[a] = pgapi_json_to_datum(elem, &scan->convs[a], &isnull[a]);
+			if (isnull[a] && scan->notnull[a])
+				not_null_error(scan, a);
 			continue;
 		}
 		values[a] = pgapi_json_to_datum(pgapi_json_get_path(elem, scan->paths[a]),
 										&scan->convs[a], &isnull[a]);
+		if (isnull[a] && scan->notnull[a])
+			not_null_error(scan, a);
 	}
 
 	scan->cur_attnum = 0;
@@ -1222,6 +1257,7 @@ pgapi_scan_begin(PgApiScanSpec *spec, UserMapping *user, PgApiStats *stats)
 
 	scan->paths = palloc0(sizeof(PgApiJsonPath *) * natts);
 	scan->convs = palloc0(sizeof(PgApiColumnConv) * natts);
+	scan->notnull = palloc0(sizeof(bool) * natts);
 	for (int a = 0; a < natts; a++)
 	{
 		Form_pg_attribute att = TupleDescAttr(spec->tupdesc, a);
@@ -1230,6 +1266,7 @@ pgapi_scan_begin(PgApiScanSpec *spec, UserMapping *user, PgApiStats *stats)
 		if (att->attisdropped || !spec->attneeded[a])
 			continue;
 		pgapi_json_init_conv(&scan->convs[a], att->atttypid, att->atttypmod);
+		scan->notnull[a] = att->attnotnull;
 		if (spec->attfield[a] && spec->attfield[a][0] != '$')
 			scan->paths[a] = pgapi_json_compile_path(spec->attfield[a]);
 		if (colidx >= 0 && (scan->res->columns[colidx].flags & PGAPI_COL_DETAIL) &&
