@@ -16,6 +16,7 @@ The last line is `N passed, N failed`.
 """
 
 import base64
+import datetime
 import email.utils
 import json
 import os
@@ -102,13 +103,15 @@ def report(name, problems, note=""):
 
 
 def table_ddl(tag, url=None, opts=None, key_id="test-key", updatable=False, resource="postgres_services",
-              org=True):
+              org=True, cols=None):
     o = {"api": "clickhouse_cloud", "url": url or SIM, "requests_per_window": "100000"}
     if org:
         o["organization_id"] = ORG
     o.update(opts or {})
     olist = ", ".join("%s %s" % (k, sq(v)) for k, v in o.items())
-    if resource == "postgres_services":
+    if cols:
+        pass
+    elif resource == "postgres_services":
         cols = "id text, name text, provider text, region text, size text, tags jsonb, state text"
     else:
         cols = "service_id text, query_id bigint, query_text text, call_count bigint"
@@ -118,6 +121,19 @@ def table_ddl(tag, url=None, opts=None, key_id="test-key", updatable=False, reso
             "CREATE USER MAPPING FOR CURRENT_USER SERVER s_{t} OPTIONS (key_id {k}, key_secret {c});\n"
             "CREATE FOREIGN TABLE t_{t} ({cols}) SERVER s_{t} OPTIONS ({topts});\n"
             ).format(t=tag, o=olist, k=sq(key_id), c=sq(CANARY), cols=cols, topts=topts)
+
+
+def gql_ddl(tag, resource="servers", cols="id text, name text, last_snapshot_at timestamptz", opts=None):
+    """a pganalyze server (the simulator's GraphQL endpoint) and one table;
+    the API key is the canary"""
+    o = {"api": "pganalyze", "url": SIM + "/graphql", "max_retries": "0"}
+    o.update(opts or {})
+    olist = ", ".join("%s %s" % (k, sq(v)) for k, v in o.items())
+    return ("DROP SERVER IF EXISTS s_{t} CASCADE;\n"
+            "CREATE SERVER s_{t} FOREIGN DATA WRAPPER pgapi_fdw OPTIONS ({o});\n"
+            "CREATE USER MAPPING FOR CURRENT_USER SERVER s_{t} OPTIONS (api_key {c});\n"
+            "CREATE FOREIGN TABLE t_{t} ({cols}) SERVER s_{t} OPTIONS (resource {r});\n"
+            ).format(t=tag, o=olist, c=sq(CANARY), cols=cols, r=sq(resource))
 
 
 def parse(out):
@@ -207,6 +223,54 @@ def case(name, query, state, ddl="", requests=None, path=None, method=None, max_
     if problems:
         print("   | " + "\n   | ".join(r["out"].splitlines()[-12:]))
     return r, j
+
+
+def out_has(*lines):
+    """the statement's output has each of these lines"""
+    def post(r, j, problems):
+        got = r["out"].splitlines()
+        for want in lines:
+            if want not in got:
+                problems.append("no line %r in the output" % want)
+    return post
+
+
+def text_has(*parts):
+    """the message (after T0) contains each of these"""
+    def post(r, j, problems):
+        for s in parts:
+            if s not in r["text"]:
+                problems.append("no %r in the message" % s)
+    return post
+
+
+def text_lacks(*parts):
+    def post(r, j, problems):
+        for s in parts:
+            if s in r["text"] or s in r["out"]:
+                problems.append("%r in the output" % s)
+    return post
+
+
+def all_of(*posts):
+    def post(r, j, problems):
+        for f in posts:
+            f(r, j, problems)
+    return post
+
+
+def detail_max(n):
+    """every DETAIL line at most n bytes, without raw control bytes"""
+    def post(r, j, problems):
+        ds = re.findall(r"^DETAIL:  (.*)$", r["text"], re.M)
+        if not ds:
+            problems.append("no DETAIL")
+        for d in ds:
+            if len(d.encode()) > n:
+                problems.append("DETAIL of %d bytes > %d" % (len(d.encode()), n))
+            if re.search(r"[\x00-\x08\x0b-\x1f\x7f]", d):
+                problems.append("raw control bytes in DETAIL")
+    return post
 
 
 def gap_at_least(g):
@@ -460,6 +524,14 @@ def main():
         case("F19 %d nesting levels: no crash" % n, Q % "f19", st, ddl=table_ddl("f19", opts=FAST),
              requests=1)
 
+    # --- F20 / F21 values, F22 / F23 envelopes, F28 timestamps, F29 redaction -------------------------
+    f20_f21_values()
+    f22_graphql()
+    f23_envelope()
+    f28_timestamps()
+    f29_redaction()
+    gaps_c11_c12_b12()
+
     # --- F24 pagination that never advances ---------------------------------------------------------------
     pats = json.load(open(os.path.join(HERE, "fixtures/clickhouse/slow_query_patterns_list.200.json")))
     page = json.dumps({"status": 200, "requestId": "p", "result": pats["result"][:2]})
@@ -629,6 +701,356 @@ def f27_tls():
                    lambda r, j, pr: pr.append("the first two statements did not both return rows")
                    if r["out"].count("COUNT ") != 2 else None))
     p.close()
+
+
+def serve(body, path="/postgres$", times=1, status=200, **kw):
+    """the next matching request gets this body (a str, or bytes)"""
+    act = {"status": status}
+    if isinstance(body, bytes):
+        act["body_b64"] = base64.b64encode(body).decode()
+    else:
+        act["body"] = body
+    act.update(kw)
+    fault(act, path=path, times=times)
+
+
+def f20_f21_values():
+    """F20 wrong JSON types, F21 64-bit edges: never a coerced or clamped
+    number; errors name column, table and JSON field (B5, B6)."""
+    cols = ("id text, n bigint OPTIONS (field 'n'), nn bigint OPTIONS (field 'nn') NOT NULL, "
+            "deep bigint OPTIONS (field '/d/0/v')")
+    ddl = table_ddl("f20", cols=cols, opts={"max_retries": "0"})
+    ctx = 'column "n" of foreign table "t_f20", JSON field "n"'
+    body = '{"status":200,"requestId":"f20","result":[{"id":"a","nn":1,"n":%s}]}'
+    q = "SELECT 'VAL ' || coalesce(n::text, '<null>') FROM t_f20"
+    first = True
+    for label, v, st in [('"12abc"', '"12abc"', "22P02"), ("true", "true", "22P02"), ("{}", "{}", "22P02"),
+                         ("12.9", "12.9", "22P02"), ("1e400", "1e400", "22P02"), ("[1]", "[1]", "22P02")]:
+        sim_post("/__mock/faults/clear")
+        serve(body % v)
+        case("F20 %s for bigint: %s naming column and JSON field" % (label, st), q, st,
+             ddl=ddl if first else "", requests=1, path="/postgres$", post=text_has(ctx))
+        first = False
+    # a nullable column: null is NULL (never 0); a NOT NULL one: an error
+    sim_post("/__mock/faults/clear")
+    serve(body % "null")
+    case("F20 null for a nullable bigint: NULL, not 0", q, None, requests=1, path="/postgres$",
+         post=out_has("VAL <null>"))
+    sim_post("/__mock/faults/clear")
+    serve('{"status":200,"requestId":"f20","result":[{"id":"a","n":1,"nn":null}]}')
+    q2 = "SELECT 'VAL ' || n || ' ' || nn FROM t_f20"
+    case("F20 null for a NOT NULL column: 23502 naming column and field", q2, "23502", requests=1,
+         path="/postgres$", post=text_has('JSON field "nn"', 'column "nn" of foreign table "t_f20"'))
+    sim_post("/__mock/faults/clear")
+    serve('{"status":200,"requestId":"f20","result":[{"id":"a","n":1}]}')
+    case("F20 missing field for a NOT NULL column: 23502 naming column and field", q2, "23502", requests=1,
+         path="/postgres$", post=text_has('JSON field "nn"'))
+    sim_post("/__mock/faults/clear")
+    serve('{"status":200,"requestId":"f20","result":[{"id":"a","nn":1,"d":[{"v":"12abc"}]}]}')
+    case("F20 nested field \"12abc\": 22P02 naming the JSON path", "SELECT deep FROM t_f20", "22P02",
+         requests=1, path="/postgres$", post=text_has('JSON field "/d/0/v"'))
+
+    # F21: exact or 22003, as strings and as numbers
+    for label, v, want in [
+            ("2^63-1 as a string", '"9223372036854775807"', "9223372036854775807"),
+            ("-2^63 as a string", '"-9223372036854775808"', "-9223372036854775808"),
+            ("2^63-1 as a number", "9223372036854775807", "9223372036854775807"),
+            ("-2^63+1 as a number", "-9223372036854775807", "-9223372036854775807"),
+            ("-4748036479882663975 (a queryId) as a string", '"-4748036479882663975"', "-4748036479882663975"),
+            ("2^63 as a string", '"9223372036854775808"', "22003"),
+            ("-2^63-1 as a string", '"-9223372036854775809"', "22003"),
+            ("2^63 as a number", "9223372036854775808", "22003"),
+            ("-2^63 as a number (json-c clamps below it to it)", "-9223372036854775808", "22003"),
+            ("-2^63-1 as a number", "-9223372036854775809", "22003"),
+            ("2^64-1 as a number", "18446744073709551615", "22003"),
+            ("2^64 as a number", "18446744073709551616", "22003"),
+            ("2^64 as a string", '"18446744073709551616"', "22003")]:
+        sim_post("/__mock/faults/clear")
+        serve(body % v)
+        exact = want != "22003"
+        case("F21 %s: %s" % (label, "exact" if exact else "22003"), q, None if exact else "22003",
+             requests=1, path="/postgres$", post=out_has("VAL " + want) if exact else text_has(ctx))
+    sim_post("/__mock/faults/clear")
+
+
+def f22_graphql():
+    """F22: GraphQL errors under HTTP 200 are errors, never partial rows (B8)."""
+    ddl = gql_ddl("f22")
+    q = "SELECT 'COUNT ' || count(t.*) FROM t_f22 t"
+    row = '{"id":"s1","name":"one","humanId":"h1"}'
+    first = True
+    for label, body, st, text in [
+            ("errors without data", '{"errors":[{"message":"boom f22a","path":["d0"]}]}', "HV000", "boom f22a"),
+            ("errors and null data", '{"data":null,"errors":[{"message":"boom f22b"}]}', "HV000", "boom f22b"),
+            ("partial data and errors",
+             '{"data":{"d0":[%s]},"errors":[{"message":"boom f22c","path":["d0",1,"name"]}]}' % row,
+             "HV000", "boom f22c"),
+            ("errors and data, errors last",
+             '{"data":{"d0":[%s,%s]},"errors":[{"message":"boom f22d"}]}' % (row, row), "HV000", "boom f22d"),
+            ("null data, no errors (not a GraphQL response)", '{"data":null}', "HV00M", None),
+            ("no data, no errors", '{}', "HV00M", None),
+            ("errors not an array", '{"data":{"d0":[]},"errors":{"message":"boom f22e"}}', "HV000", None)]:
+        sim_post("/__mock/faults/clear")
+        serve(body, path="/graphql$")
+        case("F22 GraphQL 200, %s: %s" % (label, st), q, st, ddl=ddl if first else "", requests=1,
+             path="/graphql$", post=all_of(text_lacks("COUNT "), text_has(text) if text else lambda *a: None))
+        first = False
+    # control: an empty "errors" array beside data is no error
+    sim_post("/__mock/faults/clear")
+    serve('{"data":{"d0":[%s]},"errors":[]}' % row, path="/graphql$")
+    case("F22 GraphQL 200, data and an empty errors array: rows", q, None, requests=1, path="/graphql$",
+         post=out_has("COUNT 1"))
+    # the spec's sample: a resolver error beside "getQueryStats": null
+    sim_post("/__mock/faults/clear")
+    sample = open(os.path.join(HERE, "fixtures/pganalyze/error.resolver.200.json")).read()
+    serve(sample, path="/graphql$")
+    case("F22 spec sample error.resolver.200.json: HV000 with the API's message",
+         "SELECT count(*) FROM t_f22q WHERE database_id = '12345'", "HV000",
+         ddl=gql_ddl("f22q", resource="query_stats", cols="database_id text, id text, total_calls bigint"),
+         requests=1, path="/graphql$", post=text_has("Database not found"))
+    sim_post("/__mock/faults/clear")
+
+
+SVC = "f71df78e-ddad-82d0-8dfa-abbec741b82e"
+
+
+def f23_envelope():
+    """F23: ClickHouse 200 with an error envelope or without "result" (B8),
+    for reads and writes; writes are never retried."""
+    q = "SELECT 'COUNT ' || count(t.*) FROM t_f23 t"
+    ddl = table_ddl("f23", opts={"max_retries": "3"})
+    first = True
+    for label, body, st, text in [
+            ("status 500 in the body", '{"status":500,"error":"INTERNAL: f23 boom","requestId":"rq-f23a"}',
+             "HV000", "rq-f23a"),
+            ("status 400 in the body, no error text", '{"status":400,"requestId":"rq-f23b"}', "HV000", "rq-f23b"),
+            ("an error member, no status", '{"error":"f23 no status","requestId":"rq-f23c","result":[]}',
+             "HV000", "f23 no status"),
+            ("no result", '{"status":200,"requestId":"rq-f23d"}', "HV00M", 'no "result"'),
+            ("null result", '{"status":200,"requestId":"rq-f23e","result":null}', "HV00M", 'no "result"'),
+            ("an array, not an object", '[{"id":"x"}]', "HV00M", "not a JSON object")]:
+        sim_post("/__mock/faults/clear")
+        serve(body)
+        case("F23 read, 200 with %s: %s, not retried" % (label, st), q, st, ddl=ddl if first else "",
+             requests=1, path="/postgres$", post=all_of(text_lacks("COUNT "), text_has(text)))
+        first = False
+
+    # writes: the same check; 5xx or no status in the body -> 40003
+    ins = ("INSERT INTO t_f23w (name, provider, region, size) VALUES ('f23-svc', 'aws', 'us-east-1', "
+           "'r8gd.large') RETURNING id")
+    wddl = table_ddl("f23w", updatable=True)
+    first = True
+    for label, stmt, method, path, body, st, text in [
+            ("INSERT, 200 with status 500 in the body", ins, "POST", "/postgres$",
+             '{"status":500,"error":"INTERNAL: f23 create","requestId":"rq-f23w1"}', "40003", "rq-f23w1"),
+            ("INSERT, 200 with status 500 and a result object", ins, "POST", "/postgres$",
+             '{"status":500,"error":"INTERNAL: f23 half","requestId":"rq-f23w0","result":{"id":"%s"}}' % SVC,
+             "40003", "rq-f23w0"),
+            ("INSERT, 200 with an error and no status", ins, "POST", "/postgres$",
+             '{"error":"f23 create no status","requestId":"rq-f23w2"}', "40003", "f23 create no status"),
+            ("INSERT, 200 with status 400 in the body", ins, "POST", "/postgres$",
+             '{"status":400,"error":"BAD_REQUEST: f23 refused","requestId":"rq-f23w3"}', "HV000", "rq-f23w3"),
+            ("INSERT, 200 with status 409 in the body", ins, "POST", "/postgres$",
+             '{"status":409,"error":"CONFLICT: f23","requestId":"rq-f23w4"}', "55000", "rq-f23w4"),
+            ("INSERT, 200 without result", ins, "POST", "/postgres$", '{"status":200,"requestId":"rq-f23w5"}',
+             "HV00M", "probably applied"),
+            ("UPDATE, 200 with status 500 in the body",
+             "UPDATE t_f23w SET name = 'f23-renamed' WHERE id = '%s'" % SVC, "PATCH", "/postgres/[0-9a-f-]+$",
+             '{"status":500,"error":"INTERNAL: f23 patch","requestId":"rq-f23w6"}', "40003", "rq-f23w6"),
+            ("DELETE, 200 with status 503 in the body", "DELETE FROM t_f23w WHERE id = '%s'" % SVC, "DELETE",
+             "/postgres/[0-9a-f-]+$", '{"status":503,"error":"UNAVAILABLE: f23 delete","requestId":"rq-f23w7"}',
+             "40003", "rq-f23w7")]:
+        sim_post("/__mock/faults/clear")
+        fault({"status": 200, "body": body}, path=path, method=method)
+        case("F23 %s: %s, sent once" % (label, st), stmt, st, ddl=wddl if first else "", requests=1,
+             method=method, path=path, post=text_has(text))
+        first = False
+    sim_post("/__mock/faults/clear")
+
+
+def f28_timestamps():
+    """F28 / B11: incoming RFC 3339 needs an offset; Unix seconds are UTC;
+    outgoing windows are YYYY-MM-DDTHH:MM:SS.mmmZ whatever TimeZone and
+    DateStyle say."""
+    odd = "SET TimeZone = 'Pacific/Chatham';\nSET DateStyle = 'SQL, DMY';\n"
+    ddl = table_ddl("f28", cols="id text, ts timestamptz OPTIONS (field 'ts')", opts={"max_retries": "0"})
+    q = "SELECT 'VAL ' || extract(epoch FROM ts)::text FROM t_f28"
+    first = True
+    for label, v, st, want in [
+            ("no offset", '"2026-05-25T16:42:09"', "22007", None),
+            ("no offset, space separator", '"2026-05-25 16:42:09"', "22007", None),
+            ("+05:45", '"2026-05-25T16:42:09+05:45"', None, "1779706629.000000"),
+            ("-03:30", '"2026-05-25T16:42:09-03:30"', None, "1779739929.000000"),
+            ("9 fractional digits", '"2026-05-25T16:42:09.123456789Z"', None, "1779727329.123457"),
+            ("23:59:60Z (a leap second: the next second)", '"2016-12-31T23:59:60Z"', None, "1483228800.000000"),
+            ("Unix seconds", "1779727329", None, "1779727329.000000"),
+            ("negative Unix seconds", "-1", None, "-1.000000"),
+            ("negative fractional Unix seconds", "-1.5", None, "-1.500000")]:
+        sim_post("/__mock/faults/clear")
+        serve('{"status":200,"requestId":"f28","result":[{"id":"a","ts":%s}]}' % v)
+        case("F28 incoming %s under Pacific/Chatham, SQL DMY: %s" % (label, st or want), q, st,
+             ddl=ddl if first else "", pre=odd, requests=1, path="/postgres$",
+             post=out_has("VAL " + want) if want else text_has('JSON field "ts"'))
+        first = False
+    # where the API sends epochs: pganalyze lastSnapshotAt
+    sim_post("/__mock/faults/clear")
+    serve('{"data":{"d0":[{"id":"s1","name":"one","lastSnapshotAt":-1}]}}', path="/graphql$")
+    case("F28 incoming negative epoch (pganalyze lastSnapshotAt -1): 1969-12-31 23:59:59 UTC",
+         "SELECT 'VAL ' || extract(epoch FROM last_snapshot_at)::text FROM t_f28g", None,
+         ddl=gql_ddl("f28g"), pre=odd, requests=1, path="/graphql$", post=out_has("VAL -1.000000"))
+    sim_post("/__mock/faults/clear")
+
+    # outgoing: the same window parameters under every TimeZone x DateStyle
+    oddl = table_ddl("f28o", resource="slow_query_patterns",
+                     cols="service_id text, from_date timestamptz, to_date timestamptz, query_id bigint")
+    first = True
+    for tz in ("UTC", "America/New_York", "Pacific/Chatham"):
+        for ds in ("ISO", "SQL, DMY"):
+            pre = "SET TimeZone = %s;\nSET DateStyle = %s;\n" % (sq(tz), sq(ds))
+            stmt = ("SELECT count(*) FROM t_f28o WHERE service_id = '%s' AND from_date = "
+                    "'2026-05-25 10:00:00.123456+00' AND to_date = '2026-05-26 00:00:00+00';\n"
+                    "SELECT count(*) FROM t_f28o WHERE service_id = '%s' AND from_date = now() - interval '1 hour'"
+                    % (SVC, SVC))
+
+            def post(r, j, problems):
+                if len(j) != 2:
+                    return
+                p0, p1 = j[0]["params"], j[1]["params"]
+                if p0.get("from_date") != ["2026-05-25T10:00:00.123Z"] or \
+                        p0.get("to_date") != ["2026-05-26T00:00:00.000Z"]:
+                    problems.append("explicit window sent as %s .. %s" % (p0.get("from_date"), p0.get("to_date")))
+                fmt = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+                for k in ("from_date", "to_date"):
+                    v = (p1.get(k) or [""])[0]
+                    if not fmt.match(v):
+                        problems.append("default window %s sent as %r" % (k, v))
+                        return
+                now = time.time()
+                to = datetime.datetime.strptime(p1["to_date"][0], "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+                    tzinfo=datetime.timezone.utc).timestamp()
+                fr = datetime.datetime.strptime(p1["from_date"][0], "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+                    tzinfo=datetime.timezone.utc).timestamp()
+                if abs(to - now) > 60 or abs((to - fr) - 3600) > 1:
+                    problems.append("default window %s .. %s is not the last hour in UTC"
+                                    % (p1["from_date"][0], p1["to_date"][0]))
+            case("F28 outgoing window under TimeZone %s, DateStyle %s: .mmmZ" % (tz, ds), stmt, None,
+                 ddl=oddl if first else "", pre=pre, requests=2, path="slowQueryPatterns$", post=post)
+            first = False
+    # pganalyze gets Unix seconds
+    stmt = ("SELECT count(*) FROM t_f28p WHERE database_id = '12345' AND start_ts = "
+            "'2026-05-25 10:00:00.999+00' AND end_ts = '2026-05-26 00:00:00+00'")
+
+    def gpost(r, j, problems):
+        if len(j) != 1:
+            return
+        v = (j[0].get("graphql") or {}).get("variables") or {}
+        got = sorted((k, x) for k, x in v.items() if k.endswith(("startTs", "endTs")))
+        want = [("d0_endTs", 1779753600), ("d0_startTs", 1779703200)]
+        if got != want:
+            problems.append("variables %s, expected %s" % (got, want))
+    case("F28 outgoing pganalyze window under Pacific/Chatham: Unix seconds", stmt, None,
+         ddl=gql_ddl("f28p", resource="query_stats",
+                     cols="database_id text, start_ts timestamptz, end_ts timestamptz, id text"),
+         pre=odd, requests=1, path="/graphql$", post=gpost)
+
+
+def f29_redaction():
+    """F29 / C3 / C16: the key or a password echoed by the API is redacted
+    wherever API text reaches a message."""
+    pw = "hunter2-F29-pw"
+    b64 = base64.b64encode(("test-key:" + CANARY).encode()).decode()
+    echo = 'key %s basic %s, "password": "%s"' % (CANARY, b64, pw)
+    red = all_of(text_has("[redacted]"), text_lacks(pw))
+    q = "SELECT 'COUNT ' || count(t.*) FROM t_f29 t"
+    ddl = table_ddl("f29", opts={"max_retries": "0"})
+    first = True
+    for label, act, st in [
+            ("400 error echoing key, basic auth and a password",
+             {"status": 400, "body": json.dumps({"status": 400, "error": "BAD_REQUEST: " + echo,
+                                                 "requestId": "rq-f29a"})}, "HV000"),
+            ("200 error envelope echoing them",
+             {"status": 200, "body": json.dumps({"status": 500, "error": "INTERNAL: " + echo,
+                                                 "requestId": "rq-f29b"})}, "HV000"),
+            ("502 text/plain body echoing them",
+             {"status": 502, "content_type": "text/plain", "body": "upstream said: {%s}" % echo}, "HV000"),
+            ("200 HTML page echoing them",
+             {"status": 200, "content_type": "text/html", "body": "<p>{%s}</p>" % echo}, "HV00M")]:
+        sim_post("/__mock/faults/clear")
+        fault(act)
+        case("F29 %s: %s, redacted" % (label, st), q, st, ddl=ddl if first else "", requests=1,
+             path="/postgres$", post=red)
+        first = False
+    # a create that fails after the API made a password: not in the message
+    sim_post("/__mock/faults/clear")
+    fault({"status": 409, "body": json.dumps({"status": 409, "error": 'CONFLICT: {"password": "%s"}' % pw,
+                                              "requestId": "rq-f29c", "result": {"password": pw}})},
+          method="POST")
+    case("F29 INSERT answered 409 with the new password in the body: redacted",
+         "INSERT INTO t_f29w (name, provider, region, size) VALUES ('f29', 'aws', 'us-east-1', 'r8gd.large')",
+         "55000", ddl=table_ddl("f29w", updatable=True), requests=1, method="POST", path="/postgres$",
+         post=red)
+    # GraphQL error messages echoing the API key
+    sim_post("/__mock/faults/clear")
+    fault({"status": 200, "body": json.dumps({"errors": [{"message": 'token %s is not valid, "password": "%s"'
+                                                          % (CANARY, pw)}]})}, path="/graphql$")
+    case("F29 GraphQL error echoing the API key: redacted", "SELECT count(*) FROM t_f29g", "HV000",
+         ddl=gql_ddl("f29g"), requests=1, path="/graphql$", post=red)
+    sim_post("/__mock/faults/clear")
+
+
+def gaps_c11_c12_b12():
+    """Cheap checks of RELIABILITY section 3 that pg_regress does not make:
+    C11 at request time (a mapping that bypassed the validator), C12 on the
+    single-object path and in GraphQL variables, B12 a 64 KiB error."""
+    # C11: the validator refuses CR/LF (sql/option.sql); a catalog edited
+    # behind its back is refused again before any request
+    ddl = gql_ddl("c11") + (
+        "UPDATE pg_user_mapping SET umoptions = ARRAY[E'api_key=abc\\r\\nX-Injected: 1'] "
+        "WHERE umserver = (SELECT oid FROM pg_foreign_server WHERE srvname = 's_c11');\n")
+    case("C11 api_key with CR LF (validator bypassed): ERROR, 0 requests", "SELECT count(*) FROM t_c11",
+         "22023", ddl=ddl, requests=0, path="/graphql$",
+         post=all_of(text_has("contains invalid characters"), text_lacks("X-Injected")))
+    # C12: an id that could change the request's path: refused before any
+    # request (pg_regress covers slow_query_patterns' service_id only)
+    first = True
+    for label, stmt in [
+            ("SELECT by id", "SELECT count(*) FROM t_c12 WHERE id = '../../x?y=1#'"),
+            ("DELETE by id", "DELETE FROM t_c12 WHERE id = '../../x?y=1#'"),
+            ("UPDATE by id, percent-encoded dots", "UPDATE t_c12 SET name = 'x' WHERE id = '%2e%2e/x'")]:
+        case("C12 %s: 22023, 0 requests" % label, stmt, "22023",
+             ddl=table_ddl("c12", updatable=True) if first else "", requests=0,
+             post=text_has('invalid identifier for column "id"'))
+        first = False
+    # C12: GraphQL values travel as variables, never in the document
+    evil = '"){__schema{types{name}}}#'
+    def in_variables(r, j, problems):
+        for e in j:
+            g = e.get("graphql") or {}
+            if "__schema" in (g.get("query") or ""):
+                problems.append("the value reached the GraphQL document")
+            if evil not in json.dumps(g.get("variables"), ensure_ascii=False) and \
+                    evil not in (g.get("variables") or {}).values():
+                problems.append("the value is not among the variables")
+    # the simulator knows no such database: HV000 from its answer, after the
+    # value travelled as a variable
+    case("C12 GraphQL value with a closing quote and a selection: stays in variables",
+         "SELECT count(*) FROM t_c12g WHERE database_id = %s" % sq(evil), ("ok", "HV000"),
+         ddl=gql_ddl("c12g", resource="query_stats", cols="database_id text, id text"), requests=1,
+         path="/graphql$", post=in_variables)
+    # B12: a 64 KiB error with control bytes and the key: DETAIL <= 1 KiB, clean
+    big = ("\x01\x1b[31m " + CANARY + " " + "x" * 200 + "\x07") * 300
+    for label, act in [
+            ("JSON error member", {"status": 400, "body": json.dumps({"status": 400, "error": big,
+                                                                       "requestId": "rq-b12"})}),
+            ("text/plain body", {"status": 400, "content_type": "text/plain", "body": big}),
+            ("200 envelope", {"status": 200, "body": json.dumps({"status": 500, "error": big,
+                                                                  "requestId": "rq-b12e"})})]:
+        sim_post("/__mock/faults/clear")
+        fault(act)
+        case("B12 64 KiB error with control bytes and the key (%s): DETAIL <= 1 KiB, clean" % label,
+             "SELECT count(*) FROM t_b12", "HV000", ddl=table_ddl("b12", opts={"max_retries": "0"}),
+             requests=1, path="/postgres$", post=detail_max(1024))
+    sim_post("/__mock/faults/clear")
 
 
 def excerpt_short(r, j, problems):
