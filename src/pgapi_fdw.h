@@ -297,6 +297,7 @@ extern PgApiJsonValue pgapi_json_object_entry(PgApiJsonValue obj, int i,
 											  const char **key);
 extern const char *pgapi_json_string(PgApiJsonValue v, size_t *len);
 extern char *pgapi_json_to_text(PgApiJsonValue v);
+extern uint64 pgapi_json_hash(PgApiJsonValue v);
 extern char *pgapi_json_scalar_text(PgApiJsonValue v);
 extern void pgapi_json_init_conv(PgApiColumnConv *conv, Oid typid,
 								 int32 typmod);

@@ -26,7 +26,6 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
-#include "common/hashfn.h"
 #include "foreign/foreign.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
@@ -52,8 +51,9 @@ typedef struct PgApiStream
 	bool		single;			/* one-object GET (by id) */
 	int64		offset;			/* next page's offset */
 	int64		fetched;		/* rows received so far */
-	uint32		last_hash;		/* of the previous page body */
-	size_t		last_len;
+	uint64	   *page_hashes;	/* of the rows of each full page so far */
+	int			npages;
+	int			pages_cap;
 } PgApiStream;
 
 /* One HTTP request: one stream (REST) or a batch of them (GraphQL). */
@@ -916,33 +916,45 @@ fetch_details(PgApiScan *scan, PgApiRequest *page)
  * Paging after a page of a REST stream arrived: request the next page at
  * once when this one was full (so it is on the wire while this one is
  * read); otherwise the stream is done.  Guards against an API that does not
- * advance (RELIABILITY B10) and against max_pages.
+ * advance (RELIABILITY B10): a full page whose rows equal those of any
+ * earlier page of the stream (the same page again, an ignored offset, pages
+ * that cycle) is an ERROR, as is needing more than max_pages.  The rows are
+ * compared, not the bodies, which differ by their requestId.
  */
 static void
 continue_paging(PgApiScan *scan, PgApiRequest *req, PgApiStream *stream,
-				int nrows)
+				PgApiJsonValue payload, int nrows)
 {
 	int64		asked = page_limit(scan, stream);
-	uint32		h;
 	MemoryContext oldcxt;
 
 	if (asked <= 0)
 		return;					/* the resource does not page */
 
-	h = hash_bytes((const unsigned char *) req->data,
-				   (int) Min(req->data_len, (size_t) INT_MAX));
 	if (nrows > asked)
 		bad_reply(req, "The API returned more rows than the page size asked for.");
-	if (stream->fetched > 0 && nrows == asked &&
-		h == stream->last_hash && req->data_len == stream->last_len)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_UNABLE_TO_CREATE_REPLY),
-				 errmsg("pagination did not advance for foreign table \"%s\"",
-						scan->spec->relname),
-				 errdetail("The API returned the same page twice."),
-				 errcontext("remote request: GET %s", req->path)));
-	stream->last_hash = h;
-	stream->last_len = req->data_len;
+	if (nrows == asked)
+	{
+		uint64		h = pgapi_json_hash(payload);
+
+		for (int i = 0; i < stream->npages; i++)
+			if (stream->page_hashes[i] == h)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_UNABLE_TO_CREATE_REPLY),
+						 errmsg("pagination did not advance for foreign table \"%s\"",
+								scan->spec->relname),
+						 errdetail("Page %d has the same rows as page %d: the API ignores the offset, or its pages repeat.",
+								   stream->npages + 1, i + 1),
+						 errcontext("remote request: GET %s", req->path)));
+		if (stream->npages == stream->pages_cap)
+		{
+			stream->pages_cap = Max(stream->pages_cap * 2, 8);
+			stream->page_hashes = stream->page_hashes ?
+				repalloc(stream->page_hashes, sizeof(uint64) * stream->pages_cap) :
+				MemoryContextAlloc(scan->cxt, sizeof(uint64) * stream->pages_cap);
+		}
+		stream->page_hashes[stream->npages++] = h;
+	}
 	stream->fetched += nrows;
 	stream->offset += nrows;
 
@@ -990,7 +1002,7 @@ start_payload(PgApiScan *scan)
 		scan->have_row = iter_descend(scan, req, &scan->iter, 0, payload);
 
 		if (!scan->res->gql_field)
-			continue_paging(scan, req, stream, scan->iter.count[0]);
+			continue_paging(scan, req, stream, payload, scan->iter.count[0]);
 
 		if (scan->have_row)
 		{
