@@ -533,28 +533,10 @@ def main():
     gaps_c11_c12_b12()
 
     # --- F24 pagination that never advances ---------------------------------------------------------------
-    pats = json.load(open(os.path.join(HERE, "fixtures/clickhouse/slow_query_patterns_list.200.json")))
-    page = json.dumps({"status": 200, "requestId": "p", "result": pats["result"][:2]})
-    clear()
-    fault({"status": 200, "body": page}, path="slowQueryPatterns$", times=-1)
-    sid = "f71df78e-ddad-82d0-8dfa-abbec741b82e"
-    case("F24 the same page forever: ERROR within max_pages", "SELECT 'COUNT ' || count(*) FROM t_f24 "
-         "WHERE service_id = '%s'" % sid, ("HV00M", "54000"),
-         ddl=table_ddl("f24", opts={"page_size": "2", "max_pages": "5"}, resource="slow_query_patterns"),
-         requests=(2, 6), path="slowQueryPatterns$")
-    clear()
+    f24_paging()
 
-    # --- F25 oversize -------------------------------------------------------------------------------------------
-    for label, o in (("Content-Length 2 GiB", {"bytes": 2 << 30, "chunked": False}),
-                     ("endless chunked", {"bytes": 2 << 30, "chunked": True})):
-        clear()
-        fault({"oversize": o})
-        case("F25 %s: 54000 at the cap, RSS growth < 2 x cap" % label, Q % "f25", "54000", requests=1,
-             ddl=table_ddl("f25", opts=FAST), max_s=20,
-             pre="SELECT 'RSS0 ' || (regexp_match(pg_read_file('/proc/self/status'), "
-                 "'VmRSS:\\s+(\\d+)'))[1];\n",
-             after_sql="SELECT 'HWM1 ' || (regexp_match(pg_read_file('/proc/self/status'), "
-                       "'VmHWM:\\s+(\\d+)'))[1];\n", post=rss_check(16 * 1024))
+    # --- F25 oversize ------------------------------------------------------------------------------------------
+    f25_oversize()
 
     # --- F26 huge headers -------------------------------------------------------------------------------------------
     for label, hh in (("64 KiB header", {"bytes": 65536, "count": 1}),
@@ -712,6 +694,109 @@ def serve(body, path="/postgres$", times=1, status=200, **kw):
         act["body"] = body
     act.update(kw)
     fault(act, path=path, times=times)
+
+
+def f25_oversize():
+    """F25 / R1: bodies over max_response_bytes, announced, endless or
+    compressed: 54000 at the cap, memory bounded, backend usable."""
+    Q = "SELECT 'COUNT ' || count(t.*) FROM t_%s t"
+    FAST = {"max_retries": "0"}
+
+    def clear():
+        sim_post("/__mock/faults/clear")
+
+    # the gzip bomb is 1 MiB on the wire: 54000 shows that curl inflated it
+    # and that the cap counts inflated bytes (R1); undecoded it would be an
+    # HV00M for a body under the cap
+    for label, act in (("Content-Length 2 GiB", {"oversize": {"bytes": 2 << 30, "chunked": False}}),
+                       ("endless chunked", {"oversize": {"bytes": 2 << 30, "chunked": True}}),
+                       ("gzip bomb, 1 MiB inflating to 1 GiB", {"gzip_bomb": {"bytes": 1 << 30}})):
+        clear()
+        fault(act)
+        case("F25 %s: 54000 at the cap, RSS growth < 2 x cap" % label, Q % "f25", "54000", requests=1,
+             ddl=table_ddl("f25", opts=FAST), max_s=20,
+             pre="SELECT 'RSS0 ' || (regexp_match(pg_read_file('/proc/self/status'), "
+                 "'VmRSS:\\s+(\\d+)'))[1];\n",
+             after_sql="SELECT 'HWM1 ' || (regexp_match(pg_read_file('/proc/self/status'), "
+                       "'VmHWM:\\s+(\\d+)'))[1];\n", post=rss_check(16 * 1024))
+
+
+def f24_paging():
+    """F24 / B10: limit/offset paging (the only kind our APIs use) that does
+    not advance is an ERROR within the page cap; LIMIT is pushed."""
+    pats = json.load(open(os.path.join(HERE, "fixtures/clickhouse/slow_query_patterns_list.200.json")))["result"]
+    rows = [dict(p) for p in pats]
+    extra = dict(rows[0], queryId="1234567890123456789", queryText="SELECT 4")
+    rows.append(extra)
+
+    def page(rs, rid):
+        return json.dumps({"status": 200, "requestId": rid, "result": rs})
+    cols = "service_id text, query_id bigint, query_text text, call_count bigint"
+    q = "SELECT 'COUNT ' || count(*) FROM t_f24 WHERE service_id = '%s'" % SVC
+    ddl = table_ddl("f24", resource="slow_query_patterns", cols=cols,
+                    opts={"page_size": "2", "max_pages": "5", "max_retries": "0"})
+    P = "slowQueryPatterns$"
+
+    def offsets(want):
+        def post(r, j, problems):
+            got = [int((e["params"].get("offset") or ["0"])[0]) for e in j]
+            if got != want:
+                problems.append("offsets sent %s, expected %s" % (got, want))
+        return post
+
+    not_adv = "pagination did not advance"
+    sim_post("/__mock/faults/clear")
+    fault({"status": 200, "body": page(rows[:2], "same")}, path=P, times=-1)
+    case("F24 the same page forever: HV00M at page 2", q, "HV00M", ddl=ddl, requests=2, path=P,
+         post=all_of(text_has(not_adv, "Page 2 has the same rows as page 1"), offsets([0, 2])))
+    # the simulator's real answers (a fresh requestId each) with offset ignored
+    sim_post("/__mock/faults/clear")
+    fault({"drop_params": ["offset"]}, path=P, times=-1)
+    case("F24 offset ignored (page 1 for every offset, fresh requestIds): HV00M at page 2", q, "HV00M",
+         requests=2, path=P, post=all_of(text_has(not_adv, "Page 2 has the same rows as page 1"),
+                                         offsets([0, 2])))
+    sim_post("/__mock/faults/clear")
+    for rs, rid in ((rows[:2], "a1"), (rows[2:4], "b1"), (rows[:2], "a2"), (rows[2:4], "b2")):
+        fault({"status": 200, "body": page(rs, rid)}, path=P)
+    case("F24 pages cycle A, B, A: HV00M at page 3", q, "HV00M", requests=3, path=P,
+         post=all_of(text_has(not_adv, "Page 3 has the same rows as page 1"), offsets([0, 2, 4])))
+    # every page new, never a short one: max_pages (5) is the cap
+    sim_post("/__mock/faults/clear")
+    for k in range(8):
+        rs = [dict(rows[0], queryId=str(1000 + 2 * k)), dict(rows[0], queryId=str(1001 + 2 * k))]
+        fault({"status": 200, "body": page(rs, "n%d" % k)}, path=P)
+    case("F24 endless new pages: 54000 at max_pages, requests <= cap", q, "54000", requests=5, path=P,
+         post=all_of(text_has("max_pages (5)"), offsets([0, 2, 4, 6, 8])))
+    # a full page, then an empty one: the end, every row
+    sim_post("/__mock/faults/clear")
+    fault({"status": 200, "body": page(rows[:2], "f1")}, path=P)
+    fault({"status": 200, "body": page([], "f2")}, path=P)
+    case("F24 a full page then an empty page: the end, all rows", q, None, requests=2, path=P,
+         post=out_has("COUNT 2"))
+    sim_post("/__mock/faults/clear")
+
+    # LIMIT 5 over a 10-page result: one request with limit=5
+    sim_post("/__mock/config", {"dataset": {"services": 1, "patterns_per_service": 100}})
+    for _ in range(100):
+        if sim_get("/__mock/status")["warm"]:
+            break
+        time.sleep(0.1)
+    with urllib.request.urlopen(urllib.request.Request(
+            SIM + "/v1/organizations/%s/postgres" % ORG,
+            headers={"Authorization": "Basic " + base64.b64encode(b"faults:x").decode()}), timeout=10) as f:
+        gen_sid = json.loads(f.read().decode())["result"][0]["id"]
+    lddl = table_ddl("f24l", resource="slow_query_patterns", cols=cols, opts={"page_size": "10"})
+    lq = "SELECT 'COUNT ' || count(*) FROM (SELECT * FROM t_f24l WHERE service_id = '%s' LIMIT 5) s" % gen_sid
+
+    def limit_sent(r, j, problems):
+        if j and j[0]["params"].get("limit") != ["5"]:
+            problems.append("limit sent: %s" % j[0]["params"].get("limit"))
+    case("F24 the 10-page result without LIMIT: 11 requests (control)",
+         "SELECT 'COUNT ' || count(*) FROM t_f24l WHERE service_id = '%s'" % gen_sid, None, ddl=lddl,
+         requests=11, path=P, post=out_has("COUNT 100"))
+    case("F24 LIMIT 5 over the 10-page result: 1 request, limit=5", lq, None, requests=1, path=P,
+         post=all_of(out_has("COUNT 5"), limit_sent))
+    sim_post("/__mock/reset")
 
 
 def f20_f21_values():
