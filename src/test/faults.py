@@ -547,6 +547,7 @@ def main():
              ddl=table_ddl("f26", opts=FAST), requests=1)
 
     f27_tls()
+    f30_rate_limit()
 
     # --- F31 HTTP/1.0 close-delimited ----------------------------------------------------------------------------------
     clear()
@@ -694,6 +695,84 @@ def serve(body, path="/postgres$", times=1, status=200, **kw):
         act["body"] = body
     act.update(kw)
     fault(act, path=path, times=times)
+
+
+def f30_rate_limit():
+    """F30 / K2: 20 sessions share one key; the simulator allows N requests
+    per sliding window per key (429 with Retry-After and X-RateLimit-Reset
+    beyond).  Every session succeeds or fails with a clear error, and the
+    journal shows that the shared token bucket (capacity N, N per window W)
+    was never exceeded: in any interval of length d at most
+    N + N * (d + SKEW) / W + 1 requests, SKEW (0.3 s) allowing for the time
+    between taking a token and the simulator's timestamp, which varies with
+    connection set-up and load.  Buckets per backend instead of one shared
+    one would let all 20 sessions send at once: about 8 too many in CI."""
+    n_req, win_ms = (10, 10000) if MODE == "long" else (10, 2000)
+    sessions, per_session = 20, (2 if MODE == "long" else 1)
+    key = "f30-key-%d" % int(time.time())
+    out = psql("SELECT 'PRELOAD ' || current_setting('shared_preload_libraries');\n")
+    if "pgapi_fdw" not in out:
+        report("F30 20 sessions on one key", ["pgapi_fdw is not preloaded: the bucket is not shared"])
+        return
+    setup_out = psql(table_ddl("f30", key_id=key, opts={"requests_per_window": str(n_req),
+                                                        "rate_window_ms": str(win_ms)}))
+    if "ERROR" in setup_out:
+        report("F30 20 sessions on one key", ["setup: " + setup_out.strip()[-200:]])
+        return
+    sim_post("/__mock/faults/clear")
+    sim_post("/__mock/config", {"rate_limit": {"requests": n_req, "window_ms": win_ms, "scope": "key"}})
+    m = seq()
+    results = [None] * sessions
+    stmt = "SELECT 'COUNT ' || count(t.*) FROM t_f30 t;\n" * per_session
+
+    def run(i):
+        results[i] = psql(stmt + "SELECT 'ALIVE ' || 1;\n", timeout=180, app="faults-f30")
+    t0 = time.time()
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(sessions)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(200)
+    took = time.time() - t0
+    sim_post("/__mock/config", {"rate_limit": None})
+    problems = []
+    ok = errs = 0
+    want = "COUNT %d" % sim_list_len()
+    for i, o in enumerate(results):
+        if o is None:
+            problems.append("session %d did not finish" % i)
+            continue
+        states = ERR.findall(o)
+        for kind, st in states:
+            if st not in ("HV000",):
+                problems.append("session %d: %s %s" % (i, kind, st))
+        ok += o.count(want)
+        errs += len(states)
+        if "ALIVE 1" not in o:
+            problems.append("session %d: SELECT 1 failed afterwards" % i)
+        r = {"text": o}
+        check_text(r, problems)
+    if ok + errs != sessions * per_session:
+        problems.append("%d results and %d errors for %d statements" % (ok, errs, sessions * per_session))
+    j = [e for e in journal(m) if e["path"].endswith("/postgres")]
+    ts = sorted(e["t"] for e in j)
+    n429 = sum(1 for e in j if e["status"] == 429)
+    worst, where = 0.0, None
+    for a in range(len(ts)):
+        for b in range(a, len(ts)):
+            excess = (b - a + 1) - (n_req + n_req * (ts[b] - ts[a] + 0.3) * 1000.0 / win_ms)
+            if excess > worst:
+                worst, where = excess, (b - a + 1, ts[b] - ts[a], ts[a] - ts[0])
+    if worst > 1.0:
+        problems.append("the client sent %.1f requests more than its bucket allows (%d requests in %.3f s "
+                        "from %.3f s)" % ((worst,) + where))
+    peak = max((sum(1 for u in ts if t <= u < t + win_ms / 1000.0) for t in ts), default=0)
+    if len(ts) < sessions * per_session:
+        problems.append("only %d requests for %d statements" % (len(ts), sessions * per_session))
+    report("F30 %d sessions x %d on one key, API limit %d per %d ms: success or HV000, bucket never exceeded"
+           % (sessions, per_session, n_req, win_ms), problems,
+           "%d ok, %d errors, %d requests, %d answered 429, at most %d in a window, worst excess %.2f, %.1f s"
+           % (ok, errs, len(ts), n429, peak, worst, took))
 
 
 def f25_oversize():
