@@ -607,13 +607,16 @@ pgapi_http_init(void)
 				 errmsg("could not initialize libcurl"),
 				 errdetail_internal("%s", curl_easy_strerror(rc))));
 
-	/* CURLOPT_PROTOCOLS_STR needs 7.85; TLS is not optional */
+	/*
+	 * CURLOPT_PROTOCOLS_STR needs 7.85, CURLOPT_QUICK_EXIT 7.87; TLS is not
+	 * optional
+	 */
 	info = curl_version_info(CURLVERSION_NOW);
-	if (info->version_num < 0x075500 || !(info->features & CURL_VERSION_SSL))
+	if (info->version_num < 0x075700 || !(info->features & CURL_VERSION_SSL))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("libcurl %s is not supported", info->version),
-				 errdetail("pgapi_fdw needs libcurl 7.85 or later, built with TLS support.")));
+				 errdetail("pgapi_fdw needs libcurl 7.87 or later, built with TLS support.")));
 
 	CacheRegisterSyscacheCallback(FOREIGNSERVEROID,
 								  connection_inval_callback, (Datum) 0);
@@ -1263,6 +1266,17 @@ setup_transfer(PgApiConnection *conn, PgApiRequest *req, PgApiReqState *st,
 	CHECK_SETOPT(e, CURLOPT_LOW_SPEED_LIMIT, 1024L);
 	CHECK_SETOPT(e, CURLOPT_LOW_SPEED_TIME, 10L);
 	CHECK_SETOPT(e, CURLOPT_MAXLIFETIME_CONN, 300L);	/* R6 */
+
+	/*
+	 * A transfer given up while its name is being resolved (timeout, cancel,
+	 * an error elsewhere in the queue) must not wait for getaddrinfo():
+	 * without this, removing the handle joins libcurl's resolver thread,
+	 * and a name server that never answers blocks the backend, deaf to
+	 * statement_timeout and cancel, for the resolver's whole retry time
+	 * (F32).  The thread is detached instead and frees itself when the
+	 * lookup ends.
+	 */
+	CHECK_SETOPT(e, CURLOPT_QUICK_EXIT, 1L);
 
 	/* decoded bodies, so the size cap counts what we store (R1) */
 	CHECK_SETOPT(e, CURLOPT_ACCEPT_ENCODING, "");
