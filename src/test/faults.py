@@ -21,6 +21,7 @@ import email.utils
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import tempfile
@@ -79,8 +80,11 @@ def fault(action, path="/postgres$", times=1, method=None, **match):
     sim_post("/__mock/fault", {"match": m, "action": action, "times": times})
 
 
+PSQL_ENV = {}  # connection overrides (F32 uses a second cluster)
+
+
 def psql(script, db=DB, timeout=120, app="faults"):
-    env = dict(os.environ, PGAPPNAME=app)
+    env = dict(os.environ, PGAPPNAME=app, **PSQL_ENV)
     p = subprocess.run(["psql", "-X", "-q", "-At", "-d", db, "-v", "ON_ERROR_STOP=0"],
                        input="\\set VERBOSITY verbose\n" + script, stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, text=True, timeout=timeout, env=env)
@@ -563,6 +567,7 @@ def main():
     # --- F32 .invalid host --------------------------------------------------------------------------------------------
     case("F32 .invalid host: fast HV00N", Q % "f32", "HV00N",
          ddl=table_ddl("f32", url="https://api.pgapi-fdw-test.invalid", opts=FAST), max_s=3)
+    f32_resolver()
     clear()
 
     # --- the server survived all of it ------------------------------------------------------------------------------------------
@@ -695,6 +700,150 @@ def serve(body, path="/postgres$", times=1, status=200, **kw):
         act["body"] = body
     act.update(kw)
     fault(act, path=path, times=times)
+
+
+class BlackholeDns:
+    """A UDP "name server" on 127.0.0.x:53 that reads queries and never
+    answers (F32).  Port 53 needs root."""
+
+    def __init__(self):
+        self.queries = 0
+        self.stop = False
+        self.sock = None
+        for last in range(77, 100):
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                s.bind(("127.0.0.%d" % last, 53))
+            except OSError:
+                s.close()
+                continue
+            self.sock, self.addr = s, "127.0.0.%d" % last
+            break
+        if self.sock is None:
+            raise OSError("no free 127.0.0.x:53")
+        self.sock.settimeout(0.2)
+        threading.Thread(target=self._loop, daemon=True).start()
+
+    def _loop(self):
+        while not self.stop:
+            try:
+                self.sock.recvfrom(4096)
+                self.queries += 1
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+
+    def close(self):
+        self.stop = True
+        self.sock.close()
+
+
+def f32_resolver():
+    """F32: a resolver that never answers.  The system's resolv.conf is not
+    touched: a second throwaway cluster runs in a private mount namespace
+    (unshare -m) in which /etc/resolv.conf is a bind mount of a file naming
+    a local UDP server that reads queries and never answers.  The backend's
+    code path is the normal one: libcurl's threaded resolver calling
+    getaddrinfo.  Needs root (unshare, mount, port 53); otherwise skipped
+    and said so."""
+    global PSQL_ENV
+    if os.geteuid() != 0:
+        print("# skip F32 resolver that never answers: needs root for a mount namespace")
+        return
+    d = tempfile.mkdtemp(prefix="faults-dns.")
+    os.chmod(d, 0o755)
+    pg_user = os.environ.get("PGAPI_OS_USER", "postgres")
+    data, log, port = os.path.join(d, "data"), os.path.join(d, "server.log"), 50000 + os.getpid() % 10000
+    dns = None
+    started = False
+    try:
+        dns = BlackholeDns()
+        with open(os.path.join(d, "resolv.conf"), "w") as f:
+            # 10 s per lookup: "never" for cases that expect 0.3-0.5 s,
+            # and a regression costs seconds, not minutes
+            f.write("nameserver %s\noptions timeout:10 attempts:1\n" % dns.addr)
+        os.chmod(os.path.join(d, "resolv.conf"), 0o644)
+        subprocess.run(["chown", pg_user + ":", d], check=True)
+        env = {"PATH": os.environ["PATH"], "LC_ALL": "C", "HOME": d}
+        p = subprocess.run(["runuser", "-u", pg_user, "--", "initdb", "-D", data, "-U", "postgres", "--auth=trust",
+                            "--encoding=UTF8", "--locale=C", "--no-sync"], cwd=d, env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
+        if p.returncode != 0:
+            raise RuntimeError("initdb: " + p.stdout[-300:])
+        opts = "-c listen_addresses= -c unix_socket_directories=%s -p %d -c fsync=off" % (d, port)
+        p = subprocess.run(["unshare", "-m", "--", "sh", "-c",
+                            'mount --bind "$1" /etc/resolv.conf && exec runuser -u "$2" -- '
+                            'pg_ctl -w -t 60 -D "$3" -l "$4" -o "$5" start',
+                            "sh", os.path.join(d, "resolv.conf"), pg_user, data, log, opts],
+                           cwd=d, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           timeout=120)
+        if p.returncode != 0:
+            raise RuntimeError("start: " + p.stdout[-300:] + (open(log).read()[-300:] if os.path.exists(log) else ""))
+        started = True
+        PSQL_ENV = {"PGHOST": d, "PGPORT": str(port)}
+        out = psql("CREATE DATABASE %s;\n" % DB, db="postgres") + psql("CREATE EXTENSION pgapi_fdw;\n")
+        if "ERROR" in out:
+            raise RuntimeError("setup: " + out[-300:])
+        url = "https://api.pgapi-fdw-dns-hang.invalid"
+        q0 = dns.queries
+        case("F32 resolver never answers: HV00N at connect_timeout_ms 500", "SELECT count(*) FROM t_f32d",
+             "HV00N", ddl=table_ddl("f32d", url=url, opts={"connect_timeout_ms": "500", "max_retries": "0"}),
+             min_s=0.45, max_s=1.0, post=all_of(text_has("Resolving timed out"),
+                                                lambda r, j, pr: pr.append("no DNS query reached the server")
+                                                if dns.queries == q0 else None))
+        case("F32 resolver never answers: statement_timeout 300ms -> 57014 < 1 s", "SELECT count(*) FROM t_f32s",
+             "57014", ddl=table_ddl("f32s", url=url, opts={"max_retries": "0"}),
+             pre="SET statement_timeout = '300ms';\n", after_sql="RESET statement_timeout;\n", max_s=1.0)
+        # pg_cancel_backend while the backend waits for the resolver
+        res = {}
+        th = threading.Thread(target=lambda: res.update(out=psql(
+            "SELECT 'T0 ' || extract(epoch from clock_timestamp());\nSELECT count(*) FROM t_f32s;\n"
+            "SELECT 'T1 ' || extract(epoch from clock_timestamp());\nSELECT 'ALIVE ' || 1;\n",
+            app="faults-f32", timeout=60)))
+        th.start()
+        pid, problems = None, []
+        for _ in range(100):
+            pid = psql("SELECT pid FROM pg_stat_activity WHERE application_name = 'faults-f32' AND state = 'active' "
+                       "AND query LIKE 'SELECT count(*)%';\n", db="postgres").strip()
+            if pid:
+                break
+            time.sleep(0.05)
+        time.sleep(0.3)
+        t = time.time()
+        if pid:
+            psql("SELECT pg_cancel_backend(%s);\n" % pid, db="postgres")
+        else:
+            problems.append("the lookup never showed in pg_stat_activity")
+        th.join(60)
+        took = time.time() - t
+        r = parse(res.get("out", ""))
+        if r["state"] != "57014":
+            problems.append("SQLSTATE %s, expected 57014" % r["state"])
+        if took > 1.0:
+            problems.append("took %.2f s after the cancel" % took)
+        if not r["alive"]:
+            problems.append("SELECT 1 failed afterwards")
+        check_text(r, problems)
+        report("F32 resolver never answers: pg_cancel_backend -> 57014 < 1 s", problems,
+               "%.2f s after the cancel" % took)
+        # the session goes on after abandoned lookups (their threads detached)
+        case("F32 resolver never answers: the session works after abandoned lookups",
+             "SELECT count(*) FROM t_f32s;\nSELECT count(*) FROM t_f32s;\nSELECT count(*) FROM t_f32s", "57014",
+             pre="SET statement_timeout = '250ms';\n",
+             after_sql="RESET statement_timeout;\nSELECT 'STILL ' || 1;\n",
+             max_s=1.2, post=all_of(out_has("STILL 1"), lambda r, j, pr: pr.append(
+                 "%d DNS queries" % (dns.queries - q0)) if dns.queries - q0 < 4 else None))
+    except (OSError, RuntimeError, subprocess.SubprocessError) as e:
+        report("F32 resolver that never answers (second cluster in a mount namespace)", [str(e)[:400]])
+    finally:
+        PSQL_ENV = {}
+        if started:
+            subprocess.run(["runuser", "-u", pg_user, "--", "pg_ctl", "-D", data, "-m", "immediate", "-w", "stop"],
+                           cwd=d, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+        if dns:
+            dns.close()
+        subprocess.run(["rm", "-rf", d])
 
 
 def f30_rate_limit():
