@@ -74,6 +74,9 @@
 /* Longest wait in one poll; bounds the reaction to signals and timers. */
 #define PGAPI_POLL_MS			100
 
+/* A retry with less of its timeout_ms left than this is not started. */
+#define PGAPI_MIN_ATTEMPT_MS	100
+
 /* Retry backoff (RELIABILITY N5): full jitter, base 500 ms, cap 8 s. */
 #define PGAPI_BACKOFF_BASE_MS	500.0
 #define PGAPI_BACKOFF_CAP_MS	8000.0
@@ -167,6 +170,30 @@ struct PgApiConnection
 };
 
 /*
+ * Outcomes of a transfer.  outcome_table below maps each to its SQLSTATE,
+ * message, detail and hint; it must match this enum.
+ */
+typedef enum PgApiOutcome
+{
+	PGAPI_OUT_OK,				/* 2xx with the right content type */
+	PGAPI_OUT_NOT_FOUND_OK,		/* 404 with allow_404 */
+	PGAPI_OUT_INTERRUPTED,		/* the progress callback saw an interrupt */
+	PGAPI_OUT_TRANSPORT,		/* refused, DNS, TLS, timeout, reset */
+	PGAPI_OUT_WRITE_UNKNOWN,	/* a write that may have been applied */
+	PGAPI_OUT_TOO_LARGE,		/* body over max_response_bytes */
+	PGAPI_OUT_NO_MEMORY,		/* malloc failed in the write callback */
+	PGAPI_OUT_REDIRECT,			/* 3xx */
+	PGAPI_OUT_AUTH,				/* 401, 403 */
+	PGAPI_OUT_NOT_FOUND,		/* 404 */
+	PGAPI_OUT_CONFLICT,			/* 409 */
+	PGAPI_OUT_CLIENT,			/* other 4xx */
+	PGAPI_OUT_THROTTLED,		/* 429, 500, 502, 503, 504 */
+	PGAPI_OUT_SERVER,			/* other 5xx */
+	PGAPI_OUT_STATUS,			/* any other status */
+	PGAPI_OUT_CONTENT_TYPE		/* 2xx with a body we may not parse */
+} PgApiOutcome;
+
+/*
  * Private state of a request (PgApiRequest.priv), in the request's memory
  * context.  The fields after "filled by the callbacks" are written by the
  * libcurl callbacks, which may not palloc or ereport.
@@ -183,6 +210,8 @@ typedef struct PgApiReqState
 	double		start_at;		/* WAITING: monotonic ms to start again */
 	double		deadline;		/* first start + timeout_ms */
 	double		rate_since;		/* waiting for the rate limit since; 0: not */
+	PgApiOutcome last_out;		/* WAITING: the outcome being retried */
+	long		last_status;	/* and its HTTP status (0: none) */
 	struct curl_slist *headers; /* malloc'd by libcurl */
 
 	/* filled by the callbacks during one transfer */
@@ -212,30 +241,6 @@ struct PgApiHttpQueue
 	bool		failed;			/* an ERROR was raised from it */
 	MemoryContextCallback cb;
 };
-
-/*
- * Outcomes of a transfer.  outcome_table below maps each to its SQLSTATE,
- * message, detail and hint; it must match this enum.
- */
-typedef enum PgApiOutcome
-{
-	PGAPI_OUT_OK,				/* 2xx with the right content type */
-	PGAPI_OUT_NOT_FOUND_OK,		/* 404 with allow_404 */
-	PGAPI_OUT_INTERRUPTED,		/* the progress callback saw an interrupt */
-	PGAPI_OUT_TRANSPORT,		/* refused, DNS, TLS, timeout, reset */
-	PGAPI_OUT_WRITE_UNKNOWN,	/* a write that may have been applied */
-	PGAPI_OUT_TOO_LARGE,		/* body over max_response_bytes */
-	PGAPI_OUT_NO_MEMORY,		/* malloc failed in the write callback */
-	PGAPI_OUT_REDIRECT,			/* 3xx */
-	PGAPI_OUT_AUTH,				/* 401, 403 */
-	PGAPI_OUT_NOT_FOUND,		/* 404 */
-	PGAPI_OUT_CONFLICT,			/* 409 */
-	PGAPI_OUT_CLIENT,			/* other 4xx */
-	PGAPI_OUT_THROTTLED,		/* 429, 500, 502, 503, 504 */
-	PGAPI_OUT_SERVER,			/* other 5xx */
-	PGAPI_OUT_STATUS,			/* any other status */
-	PGAPI_OUT_CONTENT_TYPE		/* 2xx with a body we may not parse */
-} PgApiOutcome;
 
 typedef enum PgApiDetailKind
 {
@@ -1980,6 +1985,36 @@ start_transfer(PgApiHttpQueue *queue, PgApiRequest *req, double now)
 }
 
 /*
+ * A retry whose turn came (its wait, then the rate limit's) with less
+ * than PGAPI_MIN_ATTEMPT_MS of its timeout_ms left: give up with the
+ * SQLSTATE of the outcome that was being retried and say why, rather than
+ * start an attempt that can only time out ("timed out after 1
+ * milliseconds", found by F30 in long mode: 20 sessions on one key).
+ */
+static void
+retry_too_late(PgApiConnection *conn, PgApiRequest *req, PgApiReqState *st)
+{
+	const PgApiOutcomeInfo *info = &outcome_table[st->last_out];
+
+	ereport(ERROR,
+			(errcode(info->sqlerrcode ? info->sqlerrcode : ERRCODE_FDW_ERROR),
+			 errmsg("request to the %s could not be retried within timeout_ms",
+					api_display_name(conn->opts.api)),
+			 st->last_status > 0 ?
+			 errdetail_plural("Gave up after %d attempt, answered with status %ld: waiting for the retry and for the client-side rate limit used up the time left of timeout_ms (%d ms).",
+							  "Gave up after %d attempts, the last answered with status %ld: waiting for the retry and for the client-side rate limit used up the time left of timeout_ms (%d ms).",
+							  req->attempts, req->attempts, st->last_status,
+							  conn->opts.timeout_ms) :
+			 errdetail_plural("Gave up after %d attempt, which failed in transport: waiting for the retry and for the client-side rate limit used up the time left of timeout_ms (%d ms).",
+							  "Gave up after %d attempts, the last failed in transport: waiting for the retry and for the client-side rate limit used up the time left of timeout_ms (%d ms).",
+							  req->attempts, req->attempts, conn->opts.timeout_ms),
+			 errhint("Retry later, or lower the options max_concurrency or requests_per_window of server \"%s\".",
+					 conn->servername),
+			 errcontext("remote request: %s %s",
+						pgapi_method_name(req->method), display_path(req))));
+}
+
+/*
  * Start what may start, in FIFO order: at most max_concurrency transfers
  * of this queue, each when the rate limit allows.  *wait is lowered to the
  * time until something could start (a retry time, the rate limit).
@@ -2014,6 +2049,9 @@ start_ready(PgApiHttpQueue *queue, double now, double *wait)
 		}
 		if (st->phase != PGAPI_REQ_PENDING && st->phase != PGAPI_REQ_WAITING)
 			continue;
+		if (st->phase == PGAPI_REQ_WAITING &&
+			st->deadline - now < PGAPI_MIN_ATTEMPT_MS)
+			retry_too_late(conn, req, st);
 
 		if (!rate_acquire(conn, now))
 		{
@@ -2099,6 +2137,8 @@ finish_transfer(PgApiHttpQueue *queue, PgApiRequest *req)
 			reset_transfer_state(st);
 			st->phase = PGAPI_REQ_WAITING;
 			st->start_at = now + wait;
+			st->last_out = out;
+			st->last_status = status;
 			queue->stats->retries++;
 			return;
 		}
