@@ -21,6 +21,7 @@ import email.utils
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -481,6 +482,7 @@ def main():
     finally:
         second[0].terminate()
         second[0].wait()
+        shutil.rmtree(second[2], ignore_errors=True)
 
     # --- F15 / F16 content types ------------------------------------------------------------
     html = "<html><body>" + "bad gateway \x01\x1b " * 500 + "</body></html>"
@@ -596,7 +598,15 @@ def f27_tls():
         tlsserver.make_certs(d)
     except (RuntimeError, OSError) as e:
         report("F27 certificates made with openssl", [str(e)])
+        shutil.rmtree(d, ignore_errors=True)
         return
+    try:
+        f27_cases(d)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def f27_cases(d):
     pem = lambda n: os.path.join(d, n + ".pem")  # noqa: E731
     sim_post("/__mock/faults/clear")
 
@@ -1493,8 +1503,8 @@ def start_second_sim():
                           "--journal", os.path.join(d, "journal.jsonl")],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(100):
-        if os.path.exists(pf):
-            return p, int(open(pf).read())
+        if os.path.exists(pf) and open(pf).read().strip():
+            return p, int(open(pf).read()), d
         time.sleep(0.1)
     raise SystemExit("second simulator did not start")
 
