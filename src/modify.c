@@ -1128,9 +1128,9 @@ check_new_name(PgApiModifyState *mstate, const char *name)
 											organization(mstate)));
 	req->no_cache = true;
 	pgapi_http_execute(mstate->conn, req, &mstate->stats);
-	rows = pgapi_json_get(pgapi_json_root(pgapi_json_parse(req->data,
-														   req->data_len)),
-						  "result");
+	/* the envelope check of every ClickHouse response (B8) */
+	rows = pgapi_rest_result(req, pgapi_json_parse(req->data, req->data_len),
+							 false);
 	if (pgapi_json_type(rows) != PGAPI_JSON_ARRAY)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
