@@ -47,7 +47,7 @@ PGAPI_PACKAGES=(
 	postgresql-15 postgresql-server-dev-15 postgresql-15-cron
 	libcurl4-openssl-dev libjson-c-dev libc6-dev
 	python3 make gcc pkg-config perl libipc-run-perl
-	curl ca-certificates clang libclang-rt-14-dev
+	curl ca-certificates openssl clang libclang-rt-14-dev
 )
 
 # Filled in as things start; `cleanup` looks at them.

@@ -211,6 +211,16 @@ cache_shmem_startup(void)
 void
 pgapi_cache_init(void)
 {
+	/*
+	 * PostgreSQL allows PGC_POSTMASTER variables only while preloading and
+	 * ends the session with FATAL otherwise, so a plain CREATE EXTENSION or
+	 * LOAD would fail (found by F32 of the fault matrix, whose second
+	 * cluster does not preload).  Without preloading there is no shared
+	 * cache to size.
+	 */
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
 	DefineCustomIntVariable("pgapi_fdw.shared_cache_size",
 							"Size of the response cache shared by all backends.",
 							"Used when pgapi_fdw is in shared_preload_libraries; "
@@ -225,8 +235,6 @@ pgapi_cache_init(void)
 	if (shared_cache_kb > 0 && shared_cache_kb * (Size) 1024 < dsa_minimum_size())
 		shared_cache_kb = (int) ((dsa_minimum_size() + 1023) / 1024);
 
-	if (!process_shared_preload_libraries_in_progress)
-		return;
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = cache_shmem_request;
 	prev_shmem_startup_hook = shmem_startup_hook;

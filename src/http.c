@@ -74,6 +74,9 @@
 /* Longest wait in one poll; bounds the reaction to signals and timers. */
 #define PGAPI_POLL_MS			100
 
+/* A retry with less of its timeout_ms left than this is not started. */
+#define PGAPI_MIN_ATTEMPT_MS	100
+
 /* Retry backoff (RELIABILITY N5): full jitter, base 500 ms, cap 8 s. */
 #define PGAPI_BACKOFF_BASE_MS	500.0
 #define PGAPI_BACKOFF_CAP_MS	8000.0
@@ -167,6 +170,30 @@ struct PgApiConnection
 };
 
 /*
+ * Outcomes of a transfer.  outcome_table below maps each to its SQLSTATE,
+ * message, detail and hint; it must match this enum.
+ */
+typedef enum PgApiOutcome
+{
+	PGAPI_OUT_OK,				/* 2xx with the right content type */
+	PGAPI_OUT_NOT_FOUND_OK,		/* 404 with allow_404 */
+	PGAPI_OUT_INTERRUPTED,		/* the progress callback saw an interrupt */
+	PGAPI_OUT_TRANSPORT,		/* refused, DNS, TLS, timeout, reset */
+	PGAPI_OUT_WRITE_UNKNOWN,	/* a write that may have been applied */
+	PGAPI_OUT_TOO_LARGE,		/* body over max_response_bytes */
+	PGAPI_OUT_NO_MEMORY,		/* malloc failed in the write callback */
+	PGAPI_OUT_REDIRECT,			/* 3xx */
+	PGAPI_OUT_AUTH,				/* 401, 403 */
+	PGAPI_OUT_NOT_FOUND,		/* 404 */
+	PGAPI_OUT_CONFLICT,			/* 409 */
+	PGAPI_OUT_CLIENT,			/* other 4xx */
+	PGAPI_OUT_THROTTLED,		/* 429, 500, 502, 503, 504 */
+	PGAPI_OUT_SERVER,			/* other 5xx */
+	PGAPI_OUT_STATUS,			/* any other status */
+	PGAPI_OUT_CONTENT_TYPE		/* 2xx with a body we may not parse */
+} PgApiOutcome;
+
+/*
  * Private state of a request (PgApiRequest.priv), in the request's memory
  * context.  The fields after "filled by the callbacks" are written by the
  * libcurl callbacks, which may not palloc or ereport.
@@ -183,6 +210,8 @@ typedef struct PgApiReqState
 	double		start_at;		/* WAITING: monotonic ms to start again */
 	double		deadline;		/* first start + timeout_ms */
 	double		rate_since;		/* waiting for the rate limit since; 0: not */
+	PgApiOutcome last_out;		/* WAITING: the outcome being retried */
+	long		last_status;	/* and its HTTP status (0: none) */
 	struct curl_slist *headers; /* malloc'd by libcurl */
 
 	/* filled by the callbacks during one transfer */
@@ -212,30 +241,6 @@ struct PgApiHttpQueue
 	bool		failed;			/* an ERROR was raised from it */
 	MemoryContextCallback cb;
 };
-
-/*
- * Outcomes of a transfer.  outcome_table below maps each to its SQLSTATE,
- * message, detail and hint; it must match this enum.
- */
-typedef enum PgApiOutcome
-{
-	PGAPI_OUT_OK,				/* 2xx with the right content type */
-	PGAPI_OUT_NOT_FOUND_OK,		/* 404 with allow_404 */
-	PGAPI_OUT_INTERRUPTED,		/* the progress callback saw an interrupt */
-	PGAPI_OUT_TRANSPORT,		/* refused, DNS, TLS, timeout, reset */
-	PGAPI_OUT_WRITE_UNKNOWN,	/* a write that may have been applied */
-	PGAPI_OUT_TOO_LARGE,		/* body over max_response_bytes */
-	PGAPI_OUT_NO_MEMORY,		/* malloc failed in the write callback */
-	PGAPI_OUT_REDIRECT,			/* 3xx */
-	PGAPI_OUT_AUTH,				/* 401, 403 */
-	PGAPI_OUT_NOT_FOUND,		/* 404 */
-	PGAPI_OUT_CONFLICT,			/* 409 */
-	PGAPI_OUT_CLIENT,			/* other 4xx */
-	PGAPI_OUT_THROTTLED,		/* 429, 500, 502, 503, 504 */
-	PGAPI_OUT_SERVER,			/* other 5xx */
-	PGAPI_OUT_STATUS,			/* any other status */
-	PGAPI_OUT_CONTENT_TYPE		/* 2xx with a body we may not parse */
-} PgApiOutcome;
 
 typedef enum PgApiDetailKind
 {
@@ -607,13 +612,16 @@ pgapi_http_init(void)
 				 errmsg("could not initialize libcurl"),
 				 errdetail_internal("%s", curl_easy_strerror(rc))));
 
-	/* CURLOPT_PROTOCOLS_STR needs 7.85; TLS is not optional */
+	/*
+	 * CURLOPT_PROTOCOLS_STR needs 7.85, CURLOPT_QUICK_EXIT 7.87; TLS is not
+	 * optional
+	 */
 	info = curl_version_info(CURLVERSION_NOW);
-	if (info->version_num < 0x075500 || !(info->features & CURL_VERSION_SSL))
+	if (info->version_num < 0x075700 || !(info->features & CURL_VERSION_SSL))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("libcurl %s is not supported", info->version),
-				 errdetail("pgapi_fdw needs libcurl 7.85 or later, built with TLS support.")));
+				 errdetail("pgapi_fdw needs libcurl 7.87 or later, built with TLS support.")));
 
 	CacheRegisterSyscacheCallback(FOREIGNSERVEROID,
 								  connection_inval_callback, (Datum) 0);
@@ -691,6 +699,7 @@ connection_destroy(PgApiConnection *conn)
 	conn->multi = NULL;
 
 	free_copy(&conn->opts.url, false);
+	free_copy(&conn->opts.ca_file, false);
 	free_copy(&conn->opts.organization_id, false);
 	free_copy(&conn->creds.key_id, true);
 	free_copy(&conn->creds.key_secret, true);
@@ -733,6 +742,8 @@ options_equal(const PgApiServerOptions *a, const PgApiServerOptions *b)
 	return a->serverid == b->serverid &&
 		a->api == b->api &&
 		strcmp(a->url ? a->url : "", b->url ? b->url : "") == 0 &&
+		strcmp(a->ca_file ? a->ca_file : "",
+			   b->ca_file ? b->ca_file : "") == 0 &&
 		strcmp(a->organization_id ? a->organization_id : "",
 			   b->organization_id ? b->organization_id : "") == 0 &&
 		a->timeout_ms == b->timeout_ms &&
@@ -818,6 +829,7 @@ connection_build(PgApiConnection *conn, UserMapping *user,
 
 	conn->opts = *opts;
 	conn->opts.url = cache_strdup(opts->url);
+	conn->opts.ca_file = cache_strdup(opts->ca_file);
 	conn->opts.organization_id = cache_strdup(opts->organization_id);
 	conn->creds.umid = user->umid;
 	conn->creds.key_id = cache_strdup(creds.key_id);
@@ -1242,6 +1254,12 @@ setup_transfer(PgApiConnection *conn, PgApiRequest *req, PgApiReqState *st,
 	CHECK_SETOPT(e, CURLOPT_SSL_VERIFYPEER, 1L);	/* C10 */
 	CHECK_SETOPT(e, CURLOPT_SSL_VERIFYHOST, 2L);
 	CHECK_SETOPT(e, CURLOPT_SSLVERSION, (long) CURL_SSLVERSION_TLSv1_2);
+	/* a private CA: trust exactly that bundle (superuser option, C6) */
+	if (opts->ca_file)
+	{
+		CHECK_SETOPT(e, CURLOPT_CAINFO, opts->ca_file);
+		CHECK_SETOPT(e, CURLOPT_CAPATH, (char *) NULL);
+	}
 	/* no ambient proxy or .netrc (C15) */
 	CHECK_SETOPT(e, CURLOPT_PROXY, "");
 	CHECK_SETOPT(e, CURLOPT_NOPROXY, "*");
@@ -1253,6 +1271,17 @@ setup_transfer(PgApiConnection *conn, PgApiRequest *req, PgApiReqState *st,
 	CHECK_SETOPT(e, CURLOPT_LOW_SPEED_LIMIT, 1024L);
 	CHECK_SETOPT(e, CURLOPT_LOW_SPEED_TIME, 10L);
 	CHECK_SETOPT(e, CURLOPT_MAXLIFETIME_CONN, 300L);	/* R6 */
+
+	/*
+	 * A transfer given up while its name is being resolved (timeout, cancel,
+	 * an error elsewhere in the queue) must not wait for getaddrinfo():
+	 * without this, removing the handle joins libcurl's resolver thread,
+	 * and a name server that never answers blocks the backend, deaf to
+	 * statement_timeout and cancel, for the resolver's whole retry time
+	 * (F32).  The thread is detached instead and frees itself when the
+	 * lookup ends.
+	 */
+	CHECK_SETOPT(e, CURLOPT_QUICK_EXIT, 1L);
 
 	/* decoded bodies, so the size cap counts what we store (R1) */
 	CHECK_SETOPT(e, CURLOPT_ACCEPT_ENCODING, "");
@@ -1521,6 +1550,32 @@ append_api_detail(StringInfo buf, PgApiConnection *conn, PgApiRequest *req)
 		appendStringInfoString(buf, (size_t) buf->len > start ? " requestId: " : "requestId: ");
 		append_api_text(buf, conn, request_id, strlen(request_id), 128);
 	}
+}
+
+/*
+ * pgapi_http_error_detail
+ *		The API's error text of a completed request for DETAIL, as the HTTP
+ *		layer reports it for error statuses: message, code and requestId,
+ *		escaped, with the secrets of the connection it ran on redacted (C3),
+ *		at most PGAPI_DETAIL_MAX bytes (B12); the raw body (same treatment)
+ *		when it has no message.  For envelopes that carry an error under a
+ *		2xx status (RELIABILITY B8).  palloc'd; ereports only on OOM.
+ */
+char *
+pgapi_http_error_detail(PgApiRequest *req)
+{
+	PgApiReqState *st = (PgApiReqState *) req->priv;
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	append_api_detail(&buf, st ? st->conn : NULL, req);
+	if (buf.len > PGAPI_DETAIL_MAX)
+	{
+		buf.len = pg_mbcliplen(buf.data, buf.len, PGAPI_DETAIL_MAX - 3);
+		buf.data[buf.len] = '\0';
+		appendStringInfoString(&buf, "...");
+	}
+	return buf.data;
 }
 
 /*
@@ -1930,6 +1985,36 @@ start_transfer(PgApiHttpQueue *queue, PgApiRequest *req, double now)
 }
 
 /*
+ * A retry whose turn came (its wait, then the rate limit's) with less
+ * than PGAPI_MIN_ATTEMPT_MS of its timeout_ms left: give up with the
+ * SQLSTATE of the outcome that was being retried and say why, rather than
+ * start an attempt that can only time out ("timed out after 1
+ * milliseconds", found by F30 in long mode: 20 sessions on one key).
+ */
+static void
+retry_too_late(PgApiConnection *conn, PgApiRequest *req, PgApiReqState *st)
+{
+	const PgApiOutcomeInfo *info = &outcome_table[st->last_out];
+
+	ereport(ERROR,
+			(errcode(info->sqlerrcode ? info->sqlerrcode : ERRCODE_FDW_ERROR),
+			 errmsg("request to the %s could not be retried within timeout_ms",
+					api_display_name(conn->opts.api)),
+			 st->last_status > 0 ?
+			 errdetail_plural("Gave up after %d attempt, answered with status %ld: waiting for the retry and for the client-side rate limit used up the time left of timeout_ms (%d ms).",
+							  "Gave up after %d attempts, the last answered with status %ld: waiting for the retry and for the client-side rate limit used up the time left of timeout_ms (%d ms).",
+							  req->attempts, req->attempts, st->last_status,
+							  conn->opts.timeout_ms) :
+			 errdetail_plural("Gave up after %d attempt, which failed in transport: waiting for the retry and for the client-side rate limit used up the time left of timeout_ms (%d ms).",
+							  "Gave up after %d attempts, the last failed in transport: waiting for the retry and for the client-side rate limit used up the time left of timeout_ms (%d ms).",
+							  req->attempts, req->attempts, conn->opts.timeout_ms),
+			 errhint("Retry later, or lower the options max_concurrency or requests_per_window of server \"%s\".",
+					 conn->servername),
+			 errcontext("remote request: %s %s",
+						pgapi_method_name(req->method), display_path(req))));
+}
+
+/*
  * Start what may start, in FIFO order: at most max_concurrency transfers
  * of this queue, each when the rate limit allows.  *wait is lowered to the
  * time until something could start (a retry time, the rate limit).
@@ -1964,6 +2049,9 @@ start_ready(PgApiHttpQueue *queue, double now, double *wait)
 		}
 		if (st->phase != PGAPI_REQ_PENDING && st->phase != PGAPI_REQ_WAITING)
 			continue;
+		if (st->phase == PGAPI_REQ_WAITING &&
+			st->deadline - now < PGAPI_MIN_ATTEMPT_MS)
+			retry_too_late(conn, req, st);
 
 		if (!rate_acquire(conn, now))
 		{
@@ -2049,6 +2137,8 @@ finish_transfer(PgApiHttpQueue *queue, PgApiRequest *req)
 			reset_transfer_state(st);
 			st->phase = PGAPI_REQ_WAITING;
 			st->start_at = now + wait;
+			st->last_out = out;
+			st->last_status = status;
 			queue->stats->retries++;
 			return;
 		}

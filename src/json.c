@@ -46,6 +46,7 @@
 #include <math.h>
 
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "common/int.h"
 #include "datatype/timestamp.h"
 #include "mb/pg_wchar.h"
@@ -990,6 +991,30 @@ to_server(const char *s, size_t len, bool utf8)
 		return (r == s) ? pnstrdup(s, len) : r;
 	}
 	return (char *) s;
+}
+
+/*
+ * pgapi_json_hash
+ *		A 64-bit hash of the JSON text of v (0 for NULL): equal values hash
+ *		alike, so a scan can tell whether a page repeats an earlier one.
+ *		Unlike serialize(), no check for clamped integers: a page is not
+ *		converted here.  Never ereports except on out-of-memory.
+ */
+uint64
+pgapi_json_hash(PgApiJsonValue v)
+{
+	size_t		len;
+	const char *s;
+
+	if (v == NULL)
+		return 0;
+	s = json_object_to_json_string_length(JV(v), PGAPI_JSON_TO_STRING, &len);
+	if (s == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	return hash_bytes_extended((const unsigned char *) s,
+							   (int) Min(len, (size_t) INT_MAX), 0);
 }
 
 /*

@@ -525,7 +525,6 @@ write_result(PgApiRequest *req, bool optional, const char *what)
 {
 	ErrorContextCallback errcallback;
 	PgApiJsonDoc *doc;
-	PgApiJsonValue root;
 	PgApiJsonValue result;
 
 	if (req->data == NULL || req->data_len == 0)
@@ -536,11 +535,10 @@ write_result(PgApiRequest *req, bool optional, const char *what)
 	errcallback.previous = error_context_stack;
 	error_context_stack = &errcallback;
 
+	/* the envelope check scans use too (B8): an error under HTTP 200 */
 	doc = pgapi_json_parse(req->data, req->data_len);
-	root = pgapi_json_root(doc);
-	result = pgapi_json_get(root, "result");
-	if (pgapi_json_type(result) != PGAPI_JSON_OBJECT &&
-		!(optional && result == NULL))
+	result = pgapi_rest_result(req, doc, optional);
+	if (result != NULL && pgapi_json_type(result) != PGAPI_JSON_OBJECT)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_UNABLE_TO_CREATE_REPLY),
 				 errmsg("unexpected response from the ClickHouse Cloud API"),
@@ -1130,9 +1128,9 @@ check_new_name(PgApiModifyState *mstate, const char *name)
 											organization(mstate)));
 	req->no_cache = true;
 	pgapi_http_execute(mstate->conn, req, &mstate->stats);
-	rows = pgapi_json_get(pgapi_json_root(pgapi_json_parse(req->data,
-														   req->data_len)),
-						  "result");
+	/* the envelope check of every ClickHouse response (B8) */
+	rows = pgapi_rest_result(req, pgapi_json_parse(req->data, req->data_len),
+							 false);
 	if (pgapi_json_type(rows) != PGAPI_JSON_ARRAY)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),

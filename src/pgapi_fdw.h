@@ -50,6 +50,7 @@ typedef struct PgApiServerOptions
 	Oid			serverid;
 	PgApiKind	api;
 	char	   *url;			/* base URL without trailing slash */
+	char	   *ca_file;		/* PEM bundle of trusted CAs; NULL: system's */
 	char	   *organization_id;	/* NULL: discover */
 	int			timeout_ms;
 	int			connect_timeout_ms;
@@ -182,6 +183,7 @@ extern void pgapi_http_run(PgApiConnection *conn, PgApiRequest **reqs,
 extern void pgapi_http_execute(PgApiConnection *conn, PgApiRequest *req,
 							   PgApiStats *stats);
 extern char *pgapi_redact(PgApiConnection *conn, const char *text);
+extern char *pgapi_http_error_detail(PgApiRequest *req);
 
 /* ----------------------------------------------------------------
  *		ratelimit.c
@@ -295,6 +297,7 @@ extern PgApiJsonValue pgapi_json_object_entry(PgApiJsonValue obj, int i,
 											  const char **key);
 extern const char *pgapi_json_string(PgApiJsonValue v, size_t *len);
 extern char *pgapi_json_to_text(PgApiJsonValue v);
+extern uint64 pgapi_json_hash(PgApiJsonValue v);
 extern char *pgapi_json_scalar_text(PgApiJsonValue v);
 extern void pgapi_json_init_conv(PgApiColumnConv *conv, Oid typid,
 								 int32 typmod);
@@ -562,6 +565,14 @@ extern char *pgapi_scan_selection(const PgApiResourceDesc *res, int natts,
 extern char *pgapi_organization_id(const PgApiServerOptions *opts,
 								   UserMapping *user, PgApiConnection *conn,
 								   PgApiStats *stats);
+
+/* ----------------------------------------------------------------
+ *		rest.c
+ * ----------------------------------------------------------------
+ */
+
+extern PgApiJsonValue pgapi_rest_result(PgApiRequest *req, PgApiJsonDoc *doc,
+										bool optional);
 
 /* ----------------------------------------------------------------
  *		graphql.c

@@ -26,7 +26,6 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
-#include "common/hashfn.h"
 #include "foreign/foreign.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
@@ -52,8 +51,9 @@ typedef struct PgApiStream
 	bool		single;			/* one-object GET (by id) */
 	int64		offset;			/* next page's offset */
 	int64		fetched;		/* rows received so far */
-	uint32		last_hash;		/* of the previous page body */
-	size_t		last_len;
+	uint64	   *page_hashes;	/* of the rows of each full page so far */
+	int			npages;
+	int			pages_cap;
 } PgApiStream;
 
 /* One HTTP request: one stream (REST) or a batch of them (GraphQL). */
@@ -88,6 +88,7 @@ struct PgApiScan
 	char	   *selection;		/* GraphQL selection set */
 	PgApiJsonPath **paths;		/* attnum - 1 -> compiled field path */
 	PgApiColumnConv *convs;		/* attnum - 1 -> conversion */
+	bool	   *notnull;		/* attnum - 1 -> declared NOT NULL */
 	bool		need_detail;	/* DETAIL columns wanted from a list */
 	int			id_colidx;		/* the PGAPI_COL_ID column, or -1 */
 
@@ -507,44 +508,6 @@ bad_reply(PgApiRequest *req, const char *detail)
 }
 
 /*
- * The payload of a ClickHouse response: "result", after checking the
- * envelope (RELIABILITY B8).
- */
-static PgApiJsonValue
-rest_payload(PgApiRequest *req, PgApiJsonDoc *doc)
-{
-	PgApiJsonValue root = pgapi_json_root(doc);
-	PgApiJsonValue status;
-	PgApiJsonValue result;
-
-	if (pgapi_json_type(root) != PGAPI_JSON_OBJECT)
-		bad_reply(req, "The response is not a JSON object.");
-	status = pgapi_json_get(root, "status");
-	if (pgapi_json_get(root, "error") != NULL ||
-		(pgapi_json_type(status) == PGAPI_JSON_INT &&
-		 strtol(pgapi_json_scalar_text(status), NULL, 10) >= 400))
-	{
-		char	   *message = NULL;
-		char	   *request_id = NULL;
-		char	   *code = NULL;
-
-		pgapi_json_error_fields(req->data, req->data_len, &message, &request_id, &code);
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("ClickHouse Cloud API reported an error in a successful response"),
-				 errdetail_internal("%s%s%s", message ? message : "(no message)",
-									request_id ? " requestId: " : "",
-									request_id ? request_id : ""),
-				 errcontext("remote request: %s %s", pgapi_method_name(req->method),
-							req->path)));
-	}
-	result = pgapi_json_get(root, "result");
-	if (result == NULL)
-		bad_reply(req, "The response has no \"result\".");
-	return result;
-}
-
-/*
  * The values of a fan-out (DESIGN.md "Fan-out"): list the parent objects
  * with one request (the services of the organization, the servers of a
  * pganalyze account) and return their ids as parameter values.
@@ -579,7 +542,7 @@ list_fanout_values(PgApiScan *scan, const PgApiColumnDesc *target)
 												scan->organization_id));
 		pgapi_http_execute(scan->conn, req, scan->stats);
 		doc = parse_response(req);
-		rows = rest_payload(req, doc);
+		rows = pgapi_rest_result(req, doc, false);
 	}
 	if (pgapi_json_type(rows) == PGAPI_JSON_NULL)
 		return NIL;
@@ -943,8 +906,9 @@ fetch_details(PgApiScan *scan, PgApiRequest *page)
 		if (reqs[i]->status == 404)
 			scan->details[i] = NULL;	/* deleted meanwhile: no row */
 		else
-			scan->details[i] = rest_payload(reqs[i],
-											parse_response(reqs[i]));
+			scan->details[i] = pgapi_rest_result(reqs[i],
+												 parse_response(reqs[i]),
+												 false);
 	}
 }
 
@@ -952,33 +916,45 @@ fetch_details(PgApiScan *scan, PgApiRequest *page)
  * Paging after a page of a REST stream arrived: request the next page at
  * once when this one was full (so it is on the wire while this one is
  * read); otherwise the stream is done.  Guards against an API that does not
- * advance (RELIABILITY B10) and against max_pages.
+ * advance (RELIABILITY B10): a full page whose rows equal those of any
+ * earlier page of the stream (the same page again, an ignored offset, pages
+ * that cycle) is an ERROR, as is needing more than max_pages.  The rows are
+ * compared, not the bodies, which differ by their requestId.
  */
 static void
 continue_paging(PgApiScan *scan, PgApiRequest *req, PgApiStream *stream,
-				int nrows)
+				PgApiJsonValue payload, int nrows)
 {
 	int64		asked = page_limit(scan, stream);
-	uint32		h;
 	MemoryContext oldcxt;
 
 	if (asked <= 0)
 		return;					/* the resource does not page */
 
-	h = hash_bytes((const unsigned char *) req->data,
-				   (int) Min(req->data_len, (size_t) INT_MAX));
 	if (nrows > asked)
 		bad_reply(req, "The API returned more rows than the page size asked for.");
-	if (stream->fetched > 0 && nrows == asked &&
-		h == stream->last_hash && req->data_len == stream->last_len)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_UNABLE_TO_CREATE_REPLY),
-				 errmsg("pagination did not advance for foreign table \"%s\"",
-						scan->spec->relname),
-				 errdetail("The API returned the same page twice."),
-				 errcontext("remote request: GET %s", req->path)));
-	stream->last_hash = h;
-	stream->last_len = req->data_len;
+	if (nrows == asked)
+	{
+		uint64		h = pgapi_json_hash(payload);
+
+		for (int i = 0; i < stream->npages; i++)
+			if (stream->page_hashes[i] == h)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_UNABLE_TO_CREATE_REPLY),
+						 errmsg("pagination did not advance for foreign table \"%s\"",
+								scan->spec->relname),
+						 errdetail("Page %d has the same rows as page %d: the API ignores the offset, or its pages repeat.",
+								   stream->npages + 1, i + 1),
+						 errcontext("remote request: GET %s", req->path)));
+		if (stream->npages == stream->pages_cap)
+		{
+			stream->pages_cap = Max(stream->pages_cap * 2, 8);
+			stream->page_hashes = stream->page_hashes ?
+				repalloc(stream->page_hashes, sizeof(uint64) * stream->pages_cap) :
+				MemoryContextAlloc(scan->cxt, sizeof(uint64) * stream->pages_cap);
+		}
+		stream->page_hashes[stream->npages++] = h;
+	}
 	stream->fetched += nrows;
 	stream->offset += nrows;
 
@@ -1018,7 +994,7 @@ start_payload(PgApiScan *scan)
 		if (scan->res->gql_field)
 			payload = pgapi_graphql_data(req, scan->page_doc, scan->payload_idx);
 		else
-			payload = rest_payload(req, scan->page_doc);
+			payload = pgapi_rest_result(req, scan->page_doc, false);
 
 		memset(&scan->iter, 0, sizeof(PgApiRowIter));
 		scan->iter.nlevels = scan->res->nsteps;
@@ -1026,7 +1002,7 @@ start_payload(PgApiScan *scan)
 		scan->have_row = iter_descend(scan, req, &scan->iter, 0, payload);
 
 		if (!scan->res->gql_field)
-			continue_paging(scan, req, stream, scan->iter.count[0]);
+			continue_paging(scan, req, stream, payload, scan->iter.count[0]);
 
 		if (scan->have_row)
 		{
@@ -1102,10 +1078,40 @@ conversion_error_callback(void *arg)
 {
 	PgApiScan  *scan = (PgApiScan *) arg;
 
-	if (scan->cur_attnum > 0)
+	const char *field;
+
+	if (scan->cur_attnum <= 0)
+		return;
+	field = scan->spec->attfield[scan->cur_attnum - 1];
+	if (field && field[0] != '$')
+		errcontext("column \"%s\" of foreign table \"%s\", JSON field \"%s\"",
+				   NameStr(TupleDescAttr(scan->spec->tupdesc, scan->cur_attnum - 1)->attname),
+				   scan->spec->relname, field);
+	else
 		errcontext("column \"%s\" of foreign table \"%s\"",
 				   NameStr(TupleDescAttr(scan->spec->tupdesc, scan->cur_attnum - 1)->attname),
 				   scan->spec->relname);
+}
+
+/*
+ * A NOT NULL column got no value: the API sent null or left the field out.
+ * PostgreSQL does not check constraints of foreign tables, so a required
+ * field is declared NOT NULL and checked here (RELIABILITY B5): an ERROR
+ * naming column, table and JSON field (the error context), never a NULL.
+ */
+static void
+not_null_error(PgApiScan *scan, int a)
+{
+	const char *field = scan->spec->attfield[a];
+
+	ereport(ERROR,
+			(errcode(ERRCODE_NOT_NULL_VIOLATION),
+			 errmsg("null value in column \"%s\" of foreign table \"%s\" violates not-null constraint",
+					NameStr(TupleDescAttr(scan->spec->tupdesc, a)->attname),
+					scan->spec->relname),
+			 field ?
+			 errdetail("The API response has null or no value for JSON field \"%s\".", field) :
+			 errdetail("The API response has no value for the column.")));
 }
 
 /* Convert the text of a "$key" (or a mapped value) with the input function. */
@@ -1190,10 +1196,14 @@ build_row(PgApiScan *scan, Datum *values, bool *isnull)
 		if (field && field[0] == '$' && strcmp(field, "$value") == 0)
 		{
 			values[a] = pgapi_json_to_datum(elem, &scan->convs[a], &isnull[a]);
+			if (isnull[a] && scan->notnull[a])
+				not_null_error(scan, a);
 			continue;
 		}
 		values[a] = pgapi_json_to_datum(pgapi_json_get_path(elem, scan->paths[a]),
 										&scan->convs[a], &isnull[a]);
+		if (isnull[a] && scan->notnull[a])
+			not_null_error(scan, a);
 	}
 
 	scan->cur_attnum = 0;
@@ -1259,6 +1269,7 @@ pgapi_scan_begin(PgApiScanSpec *spec, UserMapping *user, PgApiStats *stats)
 
 	scan->paths = palloc0(sizeof(PgApiJsonPath *) * natts);
 	scan->convs = palloc0(sizeof(PgApiColumnConv) * natts);
+	scan->notnull = palloc0(sizeof(bool) * natts);
 	for (int a = 0; a < natts; a++)
 	{
 		Form_pg_attribute att = TupleDescAttr(spec->tupdesc, a);
@@ -1267,6 +1278,7 @@ pgapi_scan_begin(PgApiScanSpec *spec, UserMapping *user, PgApiStats *stats)
 		if (att->attisdropped || !spec->attneeded[a])
 			continue;
 		pgapi_json_init_conv(&scan->convs[a], att->atttypid, att->atttypmod);
+		scan->notnull[a] = att->attnotnull;
 		if (spec->attfield[a] && spec->attfield[a][0] != '$')
 			scan->paths[a] = pgapi_json_compile_path(spec->attfield[a]);
 		if (colidx >= 0 && (scan->res->columns[colidx].flags & PGAPI_COL_DETAIL) &&

@@ -46,7 +46,9 @@ Fault actions: {"status", "headers", "body" | "body_b64", "content_type" (null =
   {"close_before_headers": true}, {"truncate": true},
   {"slow_body": {"chunk", "interval_ms", "total_ms"}}, {"oversize": {"bytes", "chunked"}},
   {"redirect": {"status", "location"}}, {"raw": "<base64>"}, {"http10": true},
-  {"huge_header": {"bytes", "count"}}.  "delay_ms" combines with any other action, and
+  {"huge_header": {"bytes", "count"}}, {"drop_params": ["offset", ...]} (processed as if those
+  query parameters were not sent), {"gzip_bomb": {"bytes"}} (a gzip body that inflates to that
+  many bytes).  "delay_ms" combines with any other action, and
   "huge_header", "http10", "truncate", "slow_body" apply to the normal (processed) response.
 A credential "mock:<base64 JSON>" (pganalyze token) or "mock-<base64 JSON>" (ClickHouse key
 id) registers the faults of the JSON ({"action":..} or {"faults": [..]}) for that credential.
@@ -2092,6 +2094,36 @@ class GQLExec:
 FILLER_REC = b'{"id":"0123456789abcdef0123456789abcdef","n":1234567890,"s":"filler"},'
 FILLER_BLOCK = FILLER_REC * (65536 // len(FILLER_REC))
 OVERSIZE_PREFIX = b'{"status":200,"result":['
+_GZIP_BOMBS = {}
+
+
+def gzip_bomb_body(total):
+    """A gzip member that inflates to about `total` bytes: a JSON prefix,
+    then zeros.  One 1 MiB block of zeros is deflated once and repeated
+    (each copy ends in a full flush, so none refers to another), so even
+    1 GiB takes milliseconds; the trailer's CRC and size are right."""
+    if total in _GZIP_BOMBS:
+        return _GZIP_BOMBS[total]
+    import zlib
+    chunk = 1 << 20
+    head = OVERSIZE_PREFIX + b'"'
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    first = c.compress(head) + c.flush(zlib.Z_FULL_FLUSH)
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    zeros = b"\0" * chunk
+    block = c.compress(zeros) + c.flush(zlib.Z_FULL_FLUSH)
+    last = zlib.compressobj(9, zlib.DEFLATED, -15).flush(zlib.Z_FINISH)
+    n = max(0, (total - len(head)) // chunk)
+    crc = zlib.crc32(head)
+    for _ in range(n):
+        crc = zlib.crc32(zeros, crc)
+    size = len(head) + n * chunk
+    body = (b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff" + first + block * n + last +
+            struct.pack("<II", crc & 0xFFFFFFFF, size & 0xFFFFFFFF))
+    _GZIP_BOMBS[total] = body
+    return body
+
+
 SAMPLE_ERR = {400: "error.400.json", 401: "error.401.json", 404: "error.404.json", 429: "error.429.json",
               500: "error.500.json"}
 
@@ -2279,6 +2311,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             entry["fault"] = fault["id"]
         if act.get("delay_ms"):
             time.sleep(act["delay_ms"] / 1000.0)
+        if act.get("drop_params"):
+            # processed as if these query parameters had not been sent (the
+            # journal keeps what was sent): an API that ignores "offset"
+            params = {k: v for k, v in params.items() if k not in act["drop_params"]}
 
         # actions that replace processing
         if act.get("hang"):
@@ -2316,6 +2352,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             entry["status"] = 200
             sim.log(entry)
             self.oversize(act["oversize"])
+            return
+        if "gzip_bomb" in act:
+            entry["status"] = 200
+            sim.log(entry)
+            self.gzip_bomb(act["gzip_bomb"])
             return
         if "status" in act or "body" in act or "body_b64" in act:
             resp = self.fault_response(act)
@@ -2419,6 +2460,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.write(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
             if chunked:
                 self.write(b"0\r\n\r\n")
+        except ClientGone:
+            pass
+        self.kill(rst=False)
+
+    def gzip_bomb(self, o):
+        body = gzip_bomb_body(int(o.get("bytes", 1 << 30)))
+        h = [("Content-Type", "application/json"), ("Content-Encoding", "gzip"),
+             ("Content-Length", str(len(body))), ("Date", self.date_time_string())]
+        self.close_connection = True
+        try:
+            self.write(self.head_bytes(200, h) + body)
         except ClientGone:
             pass
         self.kill(rst=False)
