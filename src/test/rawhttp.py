@@ -98,11 +98,19 @@ class RawServer:
             if self.mode == "close_after_request":
                 c.close()
             elif self.mode == "refuse_after_one":
+                # stop listening before answering: the client connects again
+                # only after the answer, and must be refused then.  A close()
+                # alone would leave the socket listening while the accept
+                # loop still polls it; shutdown() ends the listening at once.
                 body = b'{"status":200,"requestId":"raw-empty","result":[]}'
+                self.stop = True
+                try:
+                    self.sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                self.sock.close()
                 c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
                           b"Content-Length: %d\r\n\r\n" % len(body) + body)
-                self.stop = True
-                self.sock.close()
                 c.close()
             elif self.mode == "rst_mid_body":
                 c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
