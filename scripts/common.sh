@@ -21,6 +21,10 @@
 #                      the rate limit is shared between backends when the
 #                      library is preloaded)
 #   PGAPI_EXTRA_CONF   extra postgresql.conf lines, appended verbatim
+#   PGAPI_POSTGRES     the program pg_ctl starts instead of postgres (pg_ctl
+#                      -p), e.g. a script that runs postgres under valgrind
+#   PGAPI_PG_TIMEOUT   seconds pg_ctl waits for the cluster to start or stop
+#                      (default 60)
 #   PGAPI_JOBS         make -j (default: number of CPUs)
 #   PGAPI_PG_PREFIX    run against a private, relocatable copy of the
 #                      PostgreSQL 15 tree under this directory (made on first
@@ -224,7 +228,7 @@ start_simulator()
 start_cluster()
 {
 	local dir port preload=${PGAPI_PRELOAD:-pgapi_fdw,pg_cron}
-	local -a env_vars
+	local -a env_vars postgres_opt=()
 
 	make_tmp
 	dir="$PGAPI_TMP/pg"
@@ -274,8 +278,13 @@ EOF
 		fi
 	done
 
+	if [ -n "${PGAPI_POSTGRES:-}" ]; then
+		postgres_opt=(-p "$PGAPI_POSTGRES")
+	fi
+
 	log "starting cluster (preload: $preload)"
-	if ! as_pg_user env -i "${env_vars[@]}" "$PG_BINDIR/pg_ctl" -w -t 60 \
+	if ! as_pg_user env -i "${env_vars[@]}" "$PG_BINDIR/pg_ctl" -w \
+		-t "${PGAPI_PG_TIMEOUT:-60}" "${postgres_opt[@]}" \
 		-D "$PGAPI_PGDATA" -l "$dir/server.log" start >/dev/null; then
 		tail -n 50 "$dir/server.log" >&2 || true
 		die "could not start the cluster"
@@ -295,8 +304,8 @@ stop_cluster()
 	fi
 	if [ -f "$PGAPI_PGDATA/postmaster.pid" ]; then
 		pid=$(head -n 1 "$PGAPI_PGDATA/postmaster.pid" 2>/dev/null || true)
-		as_pg_user "$PG_BINDIR/pg_ctl" -D "$PGAPI_PGDATA" -m fast -w -t 30 \
-			stop >/dev/null 2>&1 ||
+		as_pg_user "$PG_BINDIR/pg_ctl" -D "$PGAPI_PGDATA" -m fast -w \
+			-t "${PGAPI_PG_TIMEOUT:-60}" stop >/dev/null 2>&1 ||
 			as_pg_user "$PG_BINDIR/pg_ctl" -D "$PGAPI_PGDATA" -m immediate \
 				-w -t 30 stop >/dev/null 2>&1 || true
 		# Last resort: the pid came from our own cluster's postmaster.pid.
