@@ -17,9 +17,10 @@
 # in it.
 #
 # Environment knobs:
-#   PGAPI_PRELOAD      shared_preload_libraries (default 'pgapi_fdw,pg_cron':
-#                      the rate limit is shared between backends when the
-#                      library is preloaded)
+#   PGAPI_PRELOAD      shared_preload_libraries (default
+#                      'pgapi_fdw,pg_cron,pg_stat_statements': the rate
+#                      limit is shared between backends when the library is
+#                      preloaded; the secret sweep reads pg_stat_statements)
 #   PGAPI_EXTRA_CONF   extra postgresql.conf lines, appended verbatim
 #   PGAPI_POSTGRES     the program pg_ctl starts instead of postgres (pg_ctl
 #                      -p), e.g. a script that runs postgres under valgrind
@@ -227,7 +228,7 @@ start_simulator()
 # carries PGAPI_SIM_* for the tests' COPY ... FROM PROGRAM helpers.
 start_cluster()
 {
-	local dir port preload=${PGAPI_PRELOAD:-pgapi_fdw,pg_cron}
+	local dir port preload=${PGAPI_PRELOAD:-pgapi_fdw,pg_cron,pg_stat_statements}
 	local -a env_vars postgres_opt=()
 
 	make_tmp
@@ -247,6 +248,9 @@ start_cluster()
 
 	# pg_cron connects over libpq; point it at our socket, since we listen
 	# on no TCP address.  fsync etc. off: the cluster is thrown away.
+	# pg_stat_statements turns on query ids; "regress" keeps them out of
+	# EXPLAIN VERBOSE, whose output the tests compare.  It keeps up to
+	# 20000 statements, so that a whole test run fits.
 	as_pg_user tee -a "$PGAPI_PGDATA/postgresql.conf" >/dev/null <<EOF
 
 # --- added by scripts/common.sh ---
@@ -257,6 +261,8 @@ unix_socket_permissions = 0777
 shared_preload_libraries = '$preload'
 cron.database_name = 'postgres'
 cron.host = '$dir'
+compute_query_id = regress
+pg_stat_statements.max = 20000
 fsync = off
 synchronous_commit = off
 full_page_writes = off
