@@ -17,7 +17,9 @@
 #    its process title are kept.
 # 3. pg_stat_statements (preloaded by scripts/common.sh): the only
 #    statements whose text holds the canary are CREATE/ALTER USER MAPPING,
-#    which PostgreSQL records as they are typed (DESIGN.md, README).
+#    which PostgreSQL records as they are typed (DESIGN.md, README), and
+#    not the one made the README's way (track = none, with
+#    log_min_error_statement = panic keeping a failing one out of the log).
 # 4. The server log, psql's output, the pg_stat_activity capture and the
 #    simulator's journal must not contain the canary, neither in clear nor
 #    in base64 (as in a Basic authorization header).
@@ -127,6 +129,19 @@ CREATE SERVER ch_c1 FOREIGN DATA WRAPPER pgapi_fdw
   OPTIONS (api 'clickhouse_cloud', key_secret :'canary');
 ALTER SERVER ch_c14 OPTIONS (ADD api_key :'canary');
 DROP SERVER ch_c14;
+-- the README's recipe keeps a key out of the log and pg_stat_statements,
+-- even when PostgreSQL's own error (the mapping exists) would log the text
+CREATE SERVER ch_recipe FOREIGN DATA WRAPPER pgapi_fdw
+  OPTIONS (api 'clickhouse_cloud', url '$PGAPI_SIM_URL');
+SET log_min_error_statement = panic;
+SET pg_stat_statements.track = none;
+CREATE USER MAPPING FOR CURRENT_USER SERVER ch_recipe
+  OPTIONS (key_id 'test-key', key_secret :'canary');
+CREATE USER MAPPING FOR CURRENT_USER SERVER ch_recipe
+  OPTIONS (key_id 'test-key', key_secret :'canary');
+RESET pg_stat_statements.track;
+RESET log_min_error_statement;
+DROP SERVER ch_recipe CASCADE;
 EOF
 	echo "=== own statements" >>"$out"
 	PGOPTIONS="-c client_min_messages=debug5 -c log_min_messages=debug5" \
@@ -228,6 +243,14 @@ statements()
 		ok "pg_stat_statements: $mapping CREATE/ALTER USER MAPPING texts hold the canary (recorded as typed, by design)"
 	else
 		not_ok "pg_stat_statements: no CREATE/ALTER USER MAPPING text holds the canary; the sweep saw nothing"
+	fi
+	if grep -q '^mapping.*SERVER ch_recipe ' "$out"; then
+		not_ok "pg_stat_statements: the mapping made the README's way was recorded"
+	elif grep -q 'CREATE USER MAPPING .*ch_recipe' "$work/psql-debug5.out" ||
+		! grep -q 'already exists for server "ch_recipe"' "$work/psql-debug5.out"; then
+		not_ok "pg_stat_statements: the README's recipe did not run as written"
+	else
+		ok "pg_stat_statements: the mapping made the README's way is not recorded"
 	fi
 	if ! grep -q '^other' "$out"; then
 		ok "pg_stat_statements: no other statement text holds the canary"
