@@ -144,15 +144,15 @@ def main():
             failed += 1
 
     by_pid = {p.pid: p for p in procs}
-    # the postmaster is the process whose parent valgrind did not trace
-    roots = [p for p in procs if p.ppid not in by_pid]
-    postmaster = [p for p in roots if p.command.split(" ")[0].endswith("/postgres")]
-    if len(postmaster) != 1:
-        check(False, "exactly one postmaster log in %s (found %d of %d logs)"
-              % (logdir, len(postmaster), len(procs)))
+    # the postmaster: a postgres whose parent valgrind did not trace, and
+    # the one with the most children
+    roots = [p for p in procs if p.ppid not in by_pid
+             and p.command.split(" ")[0].endswith("/postgres")]
+    if not roots:
+        check(False, "a postmaster log in %s (%d logs)" % (logdir, len(procs)))
         print("%d passed, %d failed" % (passed, failed))
         return 1
-    pm = postmaster[0]
+    pm = max(roots, key=lambda r: sum(1 for p in procs if p.ppid == r.pid))
     children = [p for p in procs if p.ppid == pm.pid]
     # a postmaster child that forks and execs a program valgrind does not
     # trace (COPY ... FROM PROGRAM's shell) leaves a log with no report

@@ -22,7 +22,8 @@
 # Tests: quick "setup read"; ci every test in the Makefile's REGRESS but
 # cron, which spends a minute waiting for pg_cron's next run and drives the
 # code the joins test already covers; long all of REGRESS.
-# PGAPI_VALGRIND_TESTS="setup ..." overrides the list (setup first).
+# PGAPI_VALGRIND_TESTS="setup ..." overrides the list (setup first);
+# PGAPI_VALGRIND_KEEP=DIR copies the logs there before they are removed.
 # The last line is `N passed, N failed`.
 #
 set -euo pipefail
@@ -193,6 +194,12 @@ main()
 	t_stop=$SECONDS
 	stop_and_wait || finish
 	t_stop=$((SECONDS - t_stop))
+
+	if [ -n "${PGAPI_VALGRIND_KEEP:-}" ]; then
+		mkdir -p "$PGAPI_VALGRIND_KEEP"
+		cp -r "$VG_LOGS" "$regress_out" "$PGAPI_SERVER_LOG" "$PGAPI_VALGRIND_KEEP/"
+		echo "# logs kept in $PGAPI_VALGRIND_KEEP"
+	fi
 
 	report="$PGAPI_TMP/report.out"
 	rc=0
