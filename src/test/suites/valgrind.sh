@@ -4,7 +4,10 @@
 #
 # Starts a second, private cluster whose postmaster runs under memcheck, so
 # every backend and worker it forks does too, with the main cluster's
-# shared_preload_libraries and the same simulator.  pg_regress runs the sql/
+# shared_preload_libraries, and a simulator of its own (the main one's
+# journal has grown by then with every suite's requests, and the tests
+# parse the whole journal at each mark: under valgrind that alone took
+# minutes).  pg_regress runs the sql/
 # tests against it (their output must still match), then a fast shutdown
 # lets every process exit normally and write its leak report, and
 # src/test/valgrind_report.py reads the reports: an invalid read or write,
@@ -151,8 +154,9 @@ main()
 	tests=$(choose_tests)
 	echo "# tests under valgrind ($PGAPI_TEST_MODE): $tests"
 
-	# start_cluster exports PGHOST, PGPORT etc.: from here on they name
-	# our cluster, not the main one.  The simulator stays the main one's.
+	# start_simulator and start_cluster export PGAPI_SIM_*, PGHOST, PGPORT
+	# etc.: from here on they name ours, not the main ones.
+	start_simulator
 	export PGAPI_POSTGRES="$PGAPI_TMP/postgres-valgrind"
 	export PGAPI_PG_TIMEOUT=${PGAPI_PG_TIMEOUT:-300}
 	start_cluster
