@@ -26,7 +26,9 @@
 # cron, which spends a minute waiting for pg_cron's next run and drives the
 # code the joins test already covers; long all of REGRESS.
 # PGAPI_VALGRIND_TESTS="setup ..." overrides the list (setup first);
-# PGAPI_VALGRIND_KEEP=DIR copies the logs there before they are removed.
+# pg_regress gets PGAPI_VALGRIND_TIMEOUT seconds (quick and ci 1200, long
+# 3600); PGAPI_VALGRIND_KEEP=DIR copies the logs there before they are
+# removed.
 # The last line is `N passed, N failed`.
 #
 set -euo pipefail
@@ -134,6 +136,7 @@ stop_and_wait()
 main()
 {
 	local tests pgxs regress_out status=0 t_regress t_stop report rc p f line
+	local limit sessions
 
 	VALGRIND=$(command -v valgrind || true)
 	if [ -z "$VALGRIND" ]; then
@@ -152,7 +155,7 @@ main()
 	write_wrapper "$PGAPI_TMP/postgres-valgrind"
 
 	tests=$(choose_tests)
-	echo "# tests under valgrind ($PGAPI_TEST_MODE): $tests"
+	echo "# tests under valgrind (${PGAPI_TEST_MODE:-ci}): $tests"
 
 	# start_simulator and start_cluster export PGAPI_SIM_*, PGHOST, PGPORT
 	# etc.: from here on they name ours, not the main ones.
@@ -165,13 +168,21 @@ main()
 	pgxs=$(cd "$(dirname "$("$PG_CONFIG" --pgxs)")/../.." && pwd)
 	regress_out="$PGAPI_TMP/regress"
 	mkdir -p "$regress_out"
+	case "${PGAPI_TEST_MODE:-ci}" in
+		long) limit=${PGAPI_VALGRIND_TIMEOUT:-3600} ;;
+		*) limit=${PGAPI_VALGRIND_TIMEOUT:-1200} ;;
+	esac
 	t_regress=$SECONDS
 	# shellcheck disable=SC2086 # the test names are words
-	"$pgxs/src/test/regress/pg_regress" --inputdir="$PGAPI_REPO" \
+	timeout --kill-after=30 "$limit" \
+		"$pgxs/src/test/regress/pg_regress" --inputdir="$PGAPI_REPO" \
 		--outputdir="$regress_out" --load-extension=plpgsql \
 		--dbname=contrib_regression $tests >"$regress_out/pg_regress.out" 2>&1 ||
 		status=$?
 	t_regress=$((SECONDS - t_regress))
+	if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
+		not_ok "pg_regress did not finish within $limit s"
+	fi
 	while IFS= read -r line; do
 		if [[ "$line" =~ ^test\ ([a-z_0-9]+)\ +\.\.\.\ +ok\ +([0-9]+\ ms)? ]]; then
 			ok "pg_regress under valgrind: ${BASH_REMATCH[1]} (${BASH_REMATCH[2]:-})"
@@ -182,6 +193,7 @@ main()
 	if [ "$status" -ne 0 ]; then
 		not_ok "pg_regress exited with status $status"
 		tail -n 20 "$regress_out/pg_regress.out"
+		echo
 		if [ -s "$regress_out/regression.diffs" ]; then
 			echo "---- regression.diffs (first 200 lines) ----"
 			head -n 200 "$regress_out/regression.diffs"
@@ -194,6 +206,10 @@ main()
 	else
 		ok "no server process was killed by a signal"
 	fi
+
+	# client sessions the server saw (pg_regress's psql, dblink, pg_cron)
+	sessions=$(psql -X -At -d postgres \
+		-c 'SELECT sum(sessions) FROM pg_stat_database' 2>/dev/null || echo '?')
 
 	t_stop=$SECONDS
 	stop_and_wait || finish
@@ -223,7 +239,7 @@ main()
 		echo "$line"
 		not_ok "valgrind_report.py did not end with a summary (status $rc)"
 	fi
-	echo "figures: pg_regress $t_regress s, shutdown and reports $t_stop s, suite $((SECONDS - start)) s"
+	echo "figures: client sessions $sessions; pg_regress $t_regress s, shutdown and reports $t_stop s, suite $((SECONDS - start)) s"
 	finish
 }
 
