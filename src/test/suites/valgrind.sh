@@ -7,9 +7,9 @@
 # shared_preload_libraries, and a simulator of its own (the main one's
 # journal has grown by then with every suite's requests, and the tests
 # parse the whole journal at each mark: under valgrind that alone took
-# minutes).  pg_regress runs the sql/
-# tests against it (their output must still match), then a fast shutdown
-# lets every process exit normally and write its leak report, and
+# minutes).  pg_regress runs the sql/ tests against it (their output must
+# still match), then F26 and F19 of the fault matrix (ci, long), then a
+# fast shutdown lets every process exit normally and write its leak report;
 # src/test/valgrind_report.py reads the reports: an invalid read or write,
 # a use of an uninitialised value, an invalid free or a definite leak with a
 # frame in pgapi_fdw fails the suite, and is printed in full.  Known noise
@@ -133,6 +133,50 @@ stop_and_wait()
 	PGAPI_PGDATA=""
 }
 
+# sim_fault ACTION: inject one fault on the services list.  ACTION is a
+# Python expression: a body of megabytes does not fit a command line.
+sim_fault()
+{
+	/usr/bin/python3 - "$PGAPI_SIM_URL" "$1" <<'EOF'
+import json, sys, urllib.request
+action = eval(sys.argv[2], {})
+body = {"match": {"path": "/postgres$"}, "action": action, "times": 1}
+req = urllib.request.Request(sys.argv[1] + "/__mock/fault", data=json.dumps(body).encode(),
+                             headers={"Content-Type": "application/json"}, method="POST")
+urllib.request.urlopen(req, timeout=30).read()
+EOF
+}
+
+# extra_cases: faults of RELIABILITY's matrix that the regression tests do
+# not make and whose requirement names valgrind: F26 (B13: a 64 KiB header,
+# 10,000 headers) and F19 (10^6 nesting levels, which json-c parses and
+# frees recursively).  Each must end in rows or a clean ERROR with the
+# session alive; the memcheck report judges the rest.
+extra_cases()
+{
+	local label want action out
+
+	while IFS=';' read -r label want action; do
+		sim_fault "$action"
+		out=$(psql -X -At -d contrib_regression -v VERBOSITY=sqlstate \
+			-c 'SELECT count(*) FROM ch.postgres_services' -c 'SELECT 1' 2>&1 || true)
+		out=$(printf '%s' "$out" | tr '\n' ' ')
+		# the fault was served: none is left active
+		if [ "$(curl -sS "$PGAPI_SIM_URL/__mock/faults")" != "[]" ]; then
+			not_ok "under valgrind, $label: the simulator did not serve the fault"
+			curl -sS -X POST "$PGAPI_SIM_URL/__mock/faults/clear" >/dev/null
+		elif [[ "$out" =~ ^([0-9]+|ERROR:\ +($want))\ 1$ ]]; then
+			ok "under valgrind, $label: ${BASH_REMATCH[1]}, session alive"
+		else
+			not_ok "under valgrind, $label: unexpected outcome: $out"
+		fi
+	done <<'EOF'
+F26 a 64 KiB header;HV00N|HV00M|54000;{"huge_header": {"bytes": 65536, "count": 1}}
+F26 10,000 headers;HV00N|HV00M|54000;{"huge_header": {"bytes": 8, "count": 10000}}
+F19 10^6 nesting levels;HV00M|54001;{"status": 200, "body": '{"status":200,"result":[{"id":"x","name":"n","tags":' + "[" * 10**6 + "]" * 10**6 + "}]}"}
+EOF
+}
+
 main()
 {
 	local tests pgxs regress_out status=0 t_regress t_stop report rc p f line
@@ -198,6 +242,10 @@ main()
 			echo "---- regression.diffs (first 200 lines) ----"
 			head -n 200 "$regress_out/regression.diffs"
 		fi
+	fi
+
+	if [ "${PGAPI_TEST_MODE:-ci}" != quick ] && [[ " $tests " == *" setup "* ]]; then
+		extra_cases
 	fi
 
 	# backends killed by a signal write no report; PostgreSQL logs them
