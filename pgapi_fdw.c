@@ -152,6 +152,8 @@ typedef struct PgApiScanState
 	UserMapping *user;
 	MemoryContext scan_cxt;		/* reset at rescan */
 	MemoryContext temp_cxt;		/* reset per row */
+	MemoryContext dep_cxt;		/* a join's dependent row, while it is
+								 * joined: reset when the next is read */
 	PgApiStats	stats;
 	bool		explain_only;
 	bool		started;
@@ -1272,6 +1274,10 @@ pgapiBeginForeignScan(ForeignScanState *node, int eflags)
 	fsstate->temp_cxt = AllocSetContextCreate(estate->es_query_cxt,
 											  "pgapi_fdw temporary data",
 											  ALLOCSET_SMALL_SIZES);
+	if (fsstate->nsides > 1)
+		fsstate->dep_cxt = AllocSetContextCreate(estate->es_query_cxt,
+												 "pgapi_fdw dependent row",
+												 ALLOCSET_SMALL_SIZES);
 }
 
 /*
@@ -1501,12 +1507,20 @@ dependent_key(PgApiScanState *fsstate)
 	return key.data;
 }
 
-/* Next joined row into the scan slot; false at the end. */
+/*
+ * Next joined row into the scan slot; false at the end.
+ *
+ * A dependent row is joined with every driving row of its key, over as many
+ * calls, so it and its key live in dep_cxt, not in the per-row context that
+ * each call resets.
+ */
 static bool
 next_join_row(ForeignScanState *node, PgApiScanState *fsstate)
 {
 	PgApiSide  *p = &fsstate->sides[1];
 	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
+	MemoryContext oldcxt;
+	bool		found;
 
 	for (;;)
 	{
@@ -1536,9 +1550,15 @@ next_join_row(ForeignScanState *node, PgApiScanState *fsstate)
 		}
 
 		/* the next dependent row */
-		if (!pgapi_scan_next(p->scan, p->values, p->isnull))
+		fsstate->dep_key = NULL;
+		MemoryContextReset(fsstate->dep_cxt);
+		oldcxt = MemoryContextSwitchTo(fsstate->dep_cxt);
+		found = pgapi_scan_next(p->scan, p->values, p->isnull);
+		if (found)
+			fsstate->dep_key = dependent_key(fsstate);
+		MemoryContextSwitchTo(oldcxt);
+		if (!found)
 			return false;
-		fsstate->dep_key = dependent_key(fsstate);
 		fsstate->next_driver = 0;
 	}
 }
@@ -1614,6 +1634,8 @@ pgapiReScanForeignScan(ForeignScanState *node)
 	fsstate->dep_key = NULL;
 	fsstate->sides[1].spec.tuples = NIL;
 	MemoryContextReset(fsstate->scan_cxt);
+	if (fsstate->dep_cxt)
+		MemoryContextReset(fsstate->dep_cxt);
 }
 
 static void
