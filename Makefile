@@ -18,6 +18,7 @@ OBJS = \
 	src/prometheus.o \
 	src/ratelimit.o \
 	src/resource.o \
+	src/rfc3339.o \
 	src/scan.o
 
 EXTENSION = pgapi_fdw

@@ -5,6 +5,7 @@
  *
  * The extension is split by job: option.c (options and validator),
  * http.c (libcurl), json.c (json-c; the only file that includes it),
+ * rfc3339.c (timestamps as API text),
  * resource.c plus api_*.c (resource descriptors, which are data),
  * deparse.c (quals to request parameters, EXPLAIN text), rest.c and
  * graphql.c (request building per protocol) and pgapi_fdw.c (the FDW
@@ -472,11 +473,25 @@ extern bool pgapi_match_key_qual(struct PlannerInfo *root,
 extern char *pgapi_format_value(Datum value, Oid typid,
 								PgApiValueFormat format,
 								const char *colname, const char *relname);
-extern TimestampTz pgapi_truncate_ms(TimestampTz ts);
 extern void pgapi_append_escaped(StringInfo buf, const char *s);
 extern char *pgapi_fill_path(const char *template, const char *const *values,
 							 const PgApiResourceDesc *res,
 							 const char *organization_id);
+
+/* ----------------------------------------------------------------
+ *		rfc3339.c
+ * ----------------------------------------------------------------
+ */
+
+/* Length of "YYYY-MM-DDTHH:MM:SS.mmmZ", without the NUL. */
+#define PGAPI_RFC3339_LEN 24
+
+extern bool pgapi_is_rfc3339(const char *s, size_t len);
+extern bool pgapi_unix_to_timestamptz(const char *s, size_t len,
+									  TimestampTz *result);
+extern TimestampTz pgapi_truncate_ms(TimestampTz ts);
+extern int64 pgapi_unix_seconds(TimestampTz ts);
+extern bool pgapi_format_rfc3339(TimestampTz ts, char *buf);
 
 /* ----------------------------------------------------------------
  *		scan.c
