@@ -10,6 +10,7 @@ OBJS = \
 	src/cache.o \
 	src/deparse.o \
 	src/graphql.o \
+	src/headers.o \
 	src/http.o \
 	src/import.o \
 	src/json.o \

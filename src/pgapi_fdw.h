@@ -4,8 +4,8 @@
  *		  Shared types and declarations of pgapi_fdw.
  *
  * The extension is split by job: option.c (options and validator),
- * http.c (libcurl), json.c (json-c; the only file that includes it),
- * rfc3339.c (timestamps as API text),
+ * http.c (libcurl), headers.c (response header lines), json.c (json-c;
+ * the only file that includes it), rfc3339.c (timestamps as API text),
  * resource.c plus api_*.c (resource descriptors, which are data),
  * deparse.c (quals to request parameters, EXPLAIN text), rest.c and
  * graphql.c (request building per protocol) and pgapi_fdw.c (the FDW
@@ -179,6 +179,37 @@ extern void pgapi_http_run(PgApiConnection *conn, PgApiRequest **reqs,
 extern void pgapi_http_execute(PgApiConnection *conn, PgApiRequest *req,
 							   PgApiStats *stats);
 extern char *pgapi_redact(PgApiConnection *conn, const char *text);
+
+/* ----------------------------------------------------------------
+ *		headers.c
+ * ----------------------------------------------------------------
+ */
+
+/* Longest values of Content-Type, Retry-After, X-RateLimit-Reset kept. */
+#define PGAPI_HEADER_VALUE_MAX	64
+
+/* Media type of a response, as classified from its Content-Type. */
+typedef enum PgApiContentType
+{
+	PGAPI_CT_NONE,				/* no Content-Type header */
+	PGAPI_CT_JSON,				/* application/json */
+	PGAPI_CT_TEXT,				/* text/plain */
+	PGAPI_CT_OTHER
+} PgApiContentType;
+
+/* What the header lines of one response said; fixed size (B13). */
+typedef struct PgApiRespHeaders
+{
+	PgApiContentType ctype;
+	char		ctype_text[PGAPI_HEADER_VALUE_MAX]; /* prefix, for messages */
+	char		retry_after[PGAPI_HEADER_VALUE_MAX];	/* "" if absent */
+	char		ratelimit_reset[PGAPI_HEADER_VALUE_MAX];	/* "" if absent */
+} PgApiRespHeaders;
+
+extern void pgapi_headers_reset(PgApiRespHeaders *h);
+extern void pgapi_headers_line(PgApiRespHeaders *h, const char *line,
+							   size_t len);
+extern double pgapi_headers_retry_wait(const PgApiRespHeaders *h, time_t now);
 
 /* ----------------------------------------------------------------
  *		ratelimit.c
