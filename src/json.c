@@ -1290,7 +1290,10 @@ pgapi_json_to_datum(PgApiJsonValue v, PgApiColumnConv *conv, bool *isnull)
 /*
  * Append up to the cap, replacing control characters by spaces and, in a
  * non-UTF-8 database, non-ASCII bytes by '?', so that the text is safe for
- * errdetail without a conversion that could ereport.
+ * errdetail without a conversion that could ereport.  An error body is not
+ * checked as UTF-8 before it gets here: in a UTF-8 database, a byte that
+ * does not start a valid UTF-8 character becomes '?' too, so DETAIL is
+ * always valid in the server encoding.
  */
 static void
 append_capped(StringInfo buf, const char *s, size_t len)
@@ -1305,16 +1308,21 @@ append_capped(StringInfo buf, const char *s, size_t len)
 			c = ' ';
 		else if (c >= 0x80 && ascii_only)
 			c = '?';
-		else if (c >= 0xC0)
+		else if (c >= 0x80)
 		{
-			/* keep a multibyte character whole or drop it */
+			/* keep a valid multibyte character whole, or drop it at the cap */
 			int			l = pg_utf_mblen(&c);
 
-			if (buf->len + l > PGAPI_JSON_ERROR_MAX || i + l > len)
-				break;
-			appendBinaryStringInfo(buf, s + i, l);
-			i += l - 1;
-			continue;
+			if (i + l <= len &&
+				pg_utf8_islegal((const unsigned char *) s + i, l))
+			{
+				if (buf->len + l > PGAPI_JSON_ERROR_MAX)
+					break;
+				appendBinaryStringInfo(buf, s + i, l);
+				i += l - 1;
+				continue;
+			}
+			c = '?';
 		}
 		appendStringInfoChar(buf, (char) c);
 	}
