@@ -153,12 +153,18 @@ pgapi_unix_to_timestamptz(const char *s, size_t len, TimestampTz *result)
 		for (; ndigits < 6; ndigits++)
 			usecs *= 10;
 	}
-	if (pg_mul_s64_overflow(secs, USECS_PER_SEC, &r) ||
-		pg_add_s64_overflow(r, usecs, &r))
-		return false;
+	/*
+	 * Move to the PostgreSQL epoch before scaling: Unix microseconds of the
+	 * last valid years do not fit in int64, their PostgreSQL ones do.
+	 */
 	if (neg)
-		r = -r;
-	if (pg_sub_s64_overflow(r, PGAPI_EPOCH_DIFF_SECS * USECS_PER_SEC, &r) ||
+	{
+		secs = -secs;
+		usecs = -usecs;
+	}
+	if (pg_sub_s64_overflow(secs, PGAPI_EPOCH_DIFF_SECS, &secs) ||
+		pg_mul_s64_overflow(secs, USECS_PER_SEC, &r) ||
+		pg_add_s64_overflow(r, usecs, &r) ||
 		!IS_VALID_TIMESTAMP(r))
 		return false;
 	*result = r;
