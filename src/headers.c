@@ -32,6 +32,9 @@
 
 #include "pgapi_fdw.h"
 
+/* A wait beyond any budget, for values too large to be meant (31 years). */
+#define PGAPI_ABSURD_WAIT_MS	1e12
+
 /* Header name of length len equals name (lower case)? */
 static bool
 header_is(const char *line, size_t len, const char *name)
@@ -125,7 +128,8 @@ pgapi_headers_line(PgApiRespHeaders *h, const char *line, size_t len)
  *		The wait the API asked for, in ms, from Retry-After (seconds or an
  *		HTTP date) or X-RateLimit-Reset (seconds, fractional, or a Unix
  *		time); -1 for none, a negative value or garbage (then the default
- *		backoff applies).  now is the current Unix time.
+ *		backoff applies).  now is the current Unix time.  Always finite:
+ *		at most PGAPI_ABSURD_WAIT_MS.
  */
 double
 pgapi_headers_retry_wait(const PgApiRespHeaders *h, time_t now)
@@ -138,7 +142,7 @@ pgapi_headers_retry_wait(const PgApiRespHeaders *h, time_t now)
 		if (strspn(ra, "0123456789") == strlen(ra))
 		{
 			if (strlen(ra) > 9)
-				return 1e12;	/* absurdly far: larger than any budget */
+				return PGAPI_ABSURD_WAIT_MS;
 			return atof(ra) * 1000.0;
 		}
 		else
@@ -161,11 +165,14 @@ pgapi_headers_retry_wait(const PgApiRespHeaders *h, time_t now)
 
 		if (end != rr && *end == '\0' && isfinite(v) && v >= 0)
 		{
-			/* large values are Unix times, not delays */
+			/*
+			 * Large values are Unix times, not delays.  Capped: a huge one
+			 * (1e308) would otherwise give an infinite wait.
+			 */
 			if (v >= 1e9)
 			{
 				v = v * 1000.0 - (double) now * 1000.0;
-				return v > 0 ? v : -1;
+				return v > 0 ? Min(v, PGAPI_ABSURD_WAIT_MS) : -1;
 			}
 			return v * 1000.0;
 		}
