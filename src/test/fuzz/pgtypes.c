@@ -63,6 +63,7 @@
 
 #include "access/tupmacs.h"
 #include "catalog/pg_type.h"
+#include "common/int.h"
 #include "common/jsonapi.h"
 #include "datatype/timestamp.h"
 #include "mb/pg_wchar.h"
@@ -890,14 +891,19 @@ timestamp_in_stub(const char *str, int32 typmod, bool use_tz, const char *type)
 	if (dt.special == 2)
 		return (Timestamp) (UNIX_EPOCH_JDATE - POSTGRES_EPOCH_JDATE) * USECS_PER_DAY;
 
-	/* tm2timestamp: the year is at most 6 digits, so nothing overflows */
+	/* tm2timestamp and dt2local: Julian range, overflow-checked */
+	if (!IS_VALID_JULIAN(dt.year, dt.mon, dt.mday))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("timestamp out of range: \"%s\"", str)));
 	days = date2j_pg(dt.year, dt.mon, dt.mday) - POSTGRES_EPOCH_JDATE;
-	result = days * USECS_PER_DAY +
-		((((int64) dt.hour * 60) + dt.min) * 60 + dt.sec) * USECS_PER_SEC +
-		dt.fsec;
-	if (use_tz)
-		result -= (int64) dt.tz * USECS_PER_SEC;
-	if (!IS_VALID_TIMESTAMP(result))
+	if (pg_mul_s64_overflow(days, USECS_PER_DAY, &result) ||
+		pg_add_s64_overflow(result,
+							((((int64) dt.hour * 60) + dt.min) * 60 + dt.sec) *
+							USECS_PER_SEC + dt.fsec, &result) ||
+		(use_tz && pg_sub_s64_overflow(result, (int64) dt.tz * USECS_PER_SEC,
+									   &result)) ||
+		!IS_VALID_TIMESTAMP(result))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 				 errmsg("timestamp out of range: \"%s\"", str)));
@@ -917,6 +923,11 @@ date_in_stub(const char *str)
 		return DATEVAL_NOBEGIN;
 	if (dt.special == 2)
 		return UNIX_EPOCH_JDATE - POSTGRES_EPOCH_JDATE;
+	if (!IS_VALID_JULIAN(dt.year, dt.mon, dt.mday) ||
+		!IS_VALID_DATE(date2j_pg(dt.year, dt.mon, dt.mday) - POSTGRES_EPOCH_JDATE))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("date out of range: \"%s\"", str)));
 	return date2j_pg(dt.year, dt.mon, dt.mday) - POSTGRES_EPOCH_JDATE;
 }
 
