@@ -10,6 +10,7 @@ OBJS = \
 	src/cache.o \
 	src/deparse.o \
 	src/graphql.o \
+	src/headers.o \
 	src/http.o \
 	src/import.o \
 	src/json.o \
@@ -19,6 +20,7 @@ OBJS = \
 	src/ratelimit.o \
 	src/resource.o \
 	src/rest.o \
+	src/rfc3339.o \
 	src/scan.o
 
 EXTENSION = pgapi_fdw

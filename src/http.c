@@ -85,9 +85,6 @@
 #define PGAPI_DETAIL_MAX		1024
 #define PGAPI_EXCERPT_MAX		200
 
-/* Longest values of Retry-After and X-RateLimit-Reset we keep. */
-#define PGAPI_HEADER_VALUE_MAX	64
-
 #define PGAPI_USER_AGENT		"pgapi_fdw/1.0"
 
 /*
@@ -104,15 +101,6 @@
 					 errmsg("could not set libcurl option %s", #opt), \
 					 errdetail_internal("%s", curl_easy_strerror(setopt_rc_)))); \
 	} while (0)
-
-/* Media type of a response, as classified by the header callback. */
-typedef enum PgApiContentType
-{
-	PGAPI_CT_NONE,				/* no Content-Type header */
-	PGAPI_CT_JSON,				/* application/json */
-	PGAPI_CT_TEXT,				/* text/plain */
-	PGAPI_CT_OTHER
-} PgApiContentType;
 
 /* Where a request is in its life. */
 typedef enum PgApiReqPhase
@@ -221,10 +209,7 @@ typedef struct PgApiReqState
 	size_t		max_bytes;
 	bool		too_large;
 	bool		no_memory;
-	PgApiContentType ctype;
-	char		ctype_text[PGAPI_HEADER_VALUE_MAX];
-	char		retry_after[PGAPI_HEADER_VALUE_MAX];
-	char		ratelimit_reset[PGAPI_HEADER_VALUE_MAX];
+	PgApiRespHeaders hdr;		/* read by the header callback */
 } PgApiReqState;
 
 /* A queue of requests run concurrently; palloc'd in the caller's context. */
@@ -1018,83 +1003,16 @@ write_callback(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
-/* Header name of length len equals name (lower case)? */
-static bool
-header_is(const char *line, size_t len, const char *name)
-{
-	return len == strlen(name) && pg_strncasecmp(line, name, len) == 0;
-}
-
-/* Copy a header value into a bounded field; too long counts as absent. */
-static void
-copy_header_value(char *dst, size_t dstsize, const char *v, size_t vlen)
-{
-	if (vlen >= dstsize)
-		vlen = 0;
-	memcpy(dst, v, vlen);
-	dst[vlen] = '\0';
-}
-
 /*
- * Look at one header line (not NUL-terminated, any length: B13).  Only
- * Content-Type, Retry-After and X-RateLimit-Reset are read; a status line
- * starts a new response (after 1xx), so it clears them.
+ * One header line for headers.c (R2: it neither allocates nor ereports).
  */
 static size_t
 header_callback(char *buffer, size_t size, size_t nitems, void *userdata)
 {
 	PgApiReqState *st = (PgApiReqState *) userdata;
-	size_t		len = size * nitems;
-	const char *colon;
-	const char *v;
-	size_t		namelen;
-	size_t		vlen;
 
-	if (len >= 5 && memcmp(buffer, "HTTP/", 5) == 0)
-	{
-		st->ctype = PGAPI_CT_NONE;
-		st->ctype_text[0] = '\0';
-		st->retry_after[0] = '\0';
-		st->ratelimit_reset[0] = '\0';
-		return len;
-	}
-
-	colon = memchr(buffer, ':', len);
-	if (colon == NULL)
-		return len;
-	namelen = colon - buffer;
-	v = colon + 1;
-	vlen = len - namelen - 1;
-	while (vlen > 0 && (*v == ' ' || *v == '\t'))
-		v++, vlen--;
-	while (vlen > 0 && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n' ||
-						v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
-		vlen--;
-
-	if (header_is(buffer, namelen, "content-type"))
-	{
-		const char *semi = memchr(v, ';', vlen);
-		size_t		mlen = semi ? (size_t) (semi - v) : vlen;
-
-		while (mlen > 0 && (v[mlen - 1] == ' ' || v[mlen - 1] == '\t'))
-			mlen--;
-		if (mlen == 16 && pg_strncasecmp(v, "application/json", 16) == 0)
-			st->ctype = PGAPI_CT_JSON;
-		else if (mlen == 10 && pg_strncasecmp(v, "text/plain", 10) == 0)
-			st->ctype = PGAPI_CT_TEXT;
-		else
-			st->ctype = PGAPI_CT_OTHER;
-		/* for messages only: a bounded prefix */
-		mlen = Min(vlen, sizeof(st->ctype_text) - 1);
-		memcpy(st->ctype_text, v, mlen);
-		st->ctype_text[mlen] = '\0';
-	}
-	else if (header_is(buffer, namelen, "retry-after"))
-		copy_header_value(st->retry_after, sizeof(st->retry_after), v, vlen);
-	else if (header_is(buffer, namelen, "x-ratelimit-reset"))
-		copy_header_value(st->ratelimit_reset, sizeof(st->ratelimit_reset),
-						  v, vlen);
-	return len;
+	pgapi_headers_line(&st->hdr, buffer, size * nitems);
+	return size * nitems;
 }
 
 /*
@@ -1199,10 +1117,7 @@ reset_transfer_state(PgApiReqState *st)
 	st->len = st->cap = 0;
 	st->too_large = false;
 	st->no_memory = false;
-	st->ctype = PGAPI_CT_NONE;
-	st->ctype_text[0] = '\0';
-	st->retry_after[0] = '\0';
-	st->ratelimit_reset[0] = '\0';
+	pgapi_headers_reset(&st->hdr);
 }
 
 /* Append a header to st->headers; ERROR (list kept for cleanup) on OOM. */
@@ -1493,7 +1408,7 @@ classify(PgApiRequest *req, PgApiReqState *st, CURLcode rc, long status,
 	{
 		if (status == 204)
 			return PGAPI_OUT_OK;
-		if (st->ctype != (req->expect_text ? PGAPI_CT_TEXT : PGAPI_CT_JSON))
+		if (st->hdr.ctype != (req->expect_text ? PGAPI_CT_TEXT : PGAPI_CT_JSON))
 			return PGAPI_OUT_CONTENT_TYPE;
 		return PGAPI_OUT_OK;
 	}
@@ -1665,7 +1580,8 @@ report_failure(PgApiConnection *conn, PgApiRequest *req, PgApiOutcome out,
 			break;
 		case PGAPI_DETAIL_EXCERPT:
 			appendStringInfo(&detail, "Status %ld, content type \"", req->status);
-			append_escaped(&detail, st->ctype_text, strlen(st->ctype_text), 80);
+			append_escaped(&detail, st->hdr.ctype_text, strlen(st->hdr.ctype_text),
+						   80);
 			appendStringInfo(&detail, "\", expected \"%s\"; the body begins: \"",
 							 req->expect_text ? "text/plain" : "application/json");
 			append_api_text(&detail, conn, req->data ? req->data : "",
@@ -1743,57 +1659,6 @@ report_failure(PgApiConnection *conn, PgApiRequest *req, PgApiOutcome out,
  *		retries
  * ----------------------------------------------------------------
  */
-
-/*
- * The wait the API asked for, in ms, from Retry-After (seconds or an HTTP
- * date) or X-RateLimit-Reset (seconds, fractional, or a Unix time); -1 for
- * none, a negative value or garbage (then the default backoff applies).
- */
-static double
-asked_retry_wait(PgApiReqState *st)
-{
-	const char *ra = st->retry_after;
-	const char *rr = st->ratelimit_reset;
-
-	if (ra[0] != '\0')
-	{
-		if (strspn(ra, "0123456789") == strlen(ra))
-		{
-			if (strlen(ra) > 9)
-				return 1e12;	/* absurdly far: larger than any budget */
-			return atof(ra) * 1000.0;
-		}
-		else
-		{
-			time_t		t = curl_getdate(ra, NULL);
-
-			if (t != (time_t) -1)
-			{
-				double		ms = difftime(t, time(NULL)) * 1000.0;
-
-				if (ms > 0)
-					return ms;
-			}
-		}
-	}
-	if (rr[0] != '\0')
-	{
-		char	   *end;
-		double		v = strtod(rr, &end);
-
-		if (end != rr && *end == '\0' && isfinite(v) && v >= 0)
-		{
-			/* large values are Unix times, not delays */
-			if (v >= 1e9)
-			{
-				v = v * 1000.0 - (double) time(NULL) * 1000.0;
-				return v > 0 ? v : -1;
-			}
-			return v * 1000.0;
-		}
-	}
-	return -1;
-}
 
 /* Full-jitter exponential backoff before retry number n (1-based). */
 static double
@@ -2128,7 +1993,8 @@ finish_transfer(PgApiHttpQueue *queue, PgApiRequest *req)
 	{
 		double		now = now_ms();
 		double		left = Min(st->deadline - now, statement_ms_left());
-		double		asked = (out == PGAPI_OUT_THROTTLED) ? asked_retry_wait(st) : -1;
+		double		asked = (out == PGAPI_OUT_THROTTLED) ?
+			pgapi_headers_retry_wait(&st->hdr, time(NULL)) : -1;
 		double		wait = asked >= 0 ? asked : backoff_ms(req->attempts);
 
 		if (wait <= left)

@@ -4,7 +4,8 @@
  *		  Shared types and declarations of pgapi_fdw.
  *
  * The extension is split by job: option.c (options and validator),
- * http.c (libcurl), json.c (json-c; the only file that includes it),
+ * http.c (libcurl), headers.c (response header lines), json.c (json-c;
+ * the only file that includes it), rfc3339.c (timestamps as API text),
  * resource.c plus api_*.c (resource descriptors, which are data),
  * deparse.c (quals to request parameters, EXPLAIN text), rest.c and
  * graphql.c (request building per protocol) and pgapi_fdw.c (the FDW
@@ -184,6 +185,37 @@ extern void pgapi_http_execute(PgApiConnection *conn, PgApiRequest *req,
 							   PgApiStats *stats);
 extern char *pgapi_redact(PgApiConnection *conn, const char *text);
 extern char *pgapi_http_error_detail(PgApiRequest *req);
+
+/* ----------------------------------------------------------------
+ *		headers.c
+ * ----------------------------------------------------------------
+ */
+
+/* Longest values of Content-Type, Retry-After, X-RateLimit-Reset kept. */
+#define PGAPI_HEADER_VALUE_MAX	64
+
+/* Media type of a response, as classified from its Content-Type. */
+typedef enum PgApiContentType
+{
+	PGAPI_CT_NONE,				/* no Content-Type header */
+	PGAPI_CT_JSON,				/* application/json */
+	PGAPI_CT_TEXT,				/* text/plain */
+	PGAPI_CT_OTHER
+} PgApiContentType;
+
+/* What the header lines of one response said; fixed size (B13). */
+typedef struct PgApiRespHeaders
+{
+	PgApiContentType ctype;
+	char		ctype_text[PGAPI_HEADER_VALUE_MAX]; /* prefix, for messages */
+	char		retry_after[PGAPI_HEADER_VALUE_MAX];	/* "" if absent */
+	char		ratelimit_reset[PGAPI_HEADER_VALUE_MAX];	/* "" if absent */
+} PgApiRespHeaders;
+
+extern void pgapi_headers_reset(PgApiRespHeaders *h);
+extern void pgapi_headers_line(PgApiRespHeaders *h, const char *line,
+							   size_t len);
+extern double pgapi_headers_retry_wait(const PgApiRespHeaders *h, time_t now);
 
 /* ----------------------------------------------------------------
  *		ratelimit.c
@@ -502,11 +534,25 @@ extern bool pgapi_match_key_qual(struct PlannerInfo *root,
 extern char *pgapi_format_value(Datum value, Oid typid,
 								PgApiValueFormat format,
 								const char *colname, const char *relname);
-extern TimestampTz pgapi_truncate_ms(TimestampTz ts);
 extern void pgapi_append_escaped(StringInfo buf, const char *s);
 extern char *pgapi_fill_path(const char *template, const char *const *values,
 							 const PgApiResourceDesc *res,
 							 const char *organization_id);
+
+/* ----------------------------------------------------------------
+ *		rfc3339.c
+ * ----------------------------------------------------------------
+ */
+
+/* Length of "YYYY-MM-DDTHH:MM:SS.mmmZ", without the NUL. */
+#define PGAPI_RFC3339_LEN 24
+
+extern bool pgapi_is_rfc3339(const char *s, size_t len);
+extern bool pgapi_unix_to_timestamptz(const char *s, size_t len,
+									  TimestampTz *result);
+extern TimestampTz pgapi_truncate_ms(TimestampTz ts);
+extern int64 pgapi_unix_seconds(TimestampTz ts);
+extern bool pgapi_format_rfc3339(TimestampTz ts, char *buf);
 
 /* ----------------------------------------------------------------
  *		scan.c
