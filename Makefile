@@ -10,6 +10,7 @@ OBJS = \
 	src/cache.o \
 	src/deparse.o \
 	src/graphql.o \
+	src/headers.o \
 	src/http.o \
 	src/import.o \
 	src/json.o \
@@ -19,6 +20,8 @@ OBJS = \
 	src/prometheus.o \
 	src/ratelimit.o \
 	src/resource.o \
+	src/rest.o \
+	src/rfc3339.o \
 	src/scan.o
 
 EXTENSION = pgapi_fdw
@@ -41,3 +44,7 @@ EXTRA_CLEAN = results regression.diffs regression.out
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# PGXS tracks no header dependencies: every object includes the one shared
+# header, so a change to it (a struct layout) must rebuild them all.
+$(filter-out $(WIN32RES),$(OBJS)): $(srcdir)/src/pgapi_fdw.h

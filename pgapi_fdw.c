@@ -152,6 +152,8 @@ typedef struct PgApiScanState
 	UserMapping *user;
 	MemoryContext scan_cxt;		/* reset at rescan */
 	MemoryContext temp_cxt;		/* reset per row */
+	MemoryContext dep_cxt;		/* a join's dependent row, while it is
+								 * joined: reset when the next is read */
 	PgApiStats	stats;
 	bool		explain_only;
 	bool		started;
@@ -553,8 +555,32 @@ pgapiGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
 									 path_private(-1, false,
 												  usable_limit(root, baserel, info, false))));
 
-	/* ORDER BY a sortable column: the API sorts, when there is one stream */
+	/*
+	 * ORDER BY a sortable column: the API sorts.  With one request stream
+	 * its order is the query's.  With several (IN lists, fan-out over
+	 * services) each stream is asked for its first LIMIT rows in that
+	 * order, and a local Sort and Limit pick the answer from their union,
+	 * which holds the overall first LIMIT rows.
+	 */
 	sortcol = pushable_sort(root, baserel, info, &desc);
+	if (sortcol >= 0 && !single)
+	{
+		int64		limit = usable_limit(root, baserel, info, true);
+
+		if (limit >= 0)
+		{
+			double		rows = Min(baserel->rows, (double) limit * requests);
+
+			add_path(baserel, (Path *)
+					 create_foreignscan_path(root, baserel, NULL, rows,
+											 startup,
+											 PGAPI_REQUEST_COST * requests +
+											 rows * PGAPI_ROW_COST +
+											 (missing_required(info, info->key_quals) ? PGAPI_DISABLE_COST : 0),
+											 NIL, NULL, NULL,
+											 path_private(sortcol, desc, limit)));
+		}
+	}
 	if (sortcol >= 0 && single)
 	{
 		int64		limit = usable_limit(root, baserel, info, true);
@@ -1248,6 +1274,10 @@ pgapiBeginForeignScan(ForeignScanState *node, int eflags)
 	fsstate->temp_cxt = AllocSetContextCreate(estate->es_query_cxt,
 											  "pgapi_fdw temporary data",
 											  ALLOCSET_SMALL_SIZES);
+	if (fsstate->nsides > 1)
+		fsstate->dep_cxt = AllocSetContextCreate(estate->es_query_cxt,
+												 "pgapi_fdw dependent row",
+												 ALLOCSET_SMALL_SIZES);
 }
 
 /*
@@ -1477,12 +1507,20 @@ dependent_key(PgApiScanState *fsstate)
 	return key.data;
 }
 
-/* Next joined row into the scan slot; false at the end. */
+/*
+ * Next joined row into the scan slot; false at the end.
+ *
+ * A dependent row is joined with every driving row of its key, over as many
+ * calls, so it and its key live in dep_cxt, not in the per-row context that
+ * each call resets.
+ */
 static bool
 next_join_row(ForeignScanState *node, PgApiScanState *fsstate)
 {
 	PgApiSide  *p = &fsstate->sides[1];
 	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
+	MemoryContext oldcxt;
+	bool		found;
 
 	for (;;)
 	{
@@ -1512,9 +1550,15 @@ next_join_row(ForeignScanState *node, PgApiScanState *fsstate)
 		}
 
 		/* the next dependent row */
-		if (!pgapi_scan_next(p->scan, p->values, p->isnull))
+		fsstate->dep_key = NULL;
+		MemoryContextReset(fsstate->dep_cxt);
+		oldcxt = MemoryContextSwitchTo(fsstate->dep_cxt);
+		found = pgapi_scan_next(p->scan, p->values, p->isnull);
+		if (found)
+			fsstate->dep_key = dependent_key(fsstate);
+		MemoryContextSwitchTo(oldcxt);
+		if (!found)
 			return false;
-		fsstate->dep_key = dependent_key(fsstate);
 		fsstate->next_driver = 0;
 	}
 }
@@ -1590,6 +1634,8 @@ pgapiReScanForeignScan(ForeignScanState *node)
 	fsstate->dep_key = NULL;
 	fsstate->sides[1].spec.tuples = NIL;
 	MemoryContextReset(fsstate->scan_cxt);
+	if (fsstate->dep_cxt)
+		MemoryContextReset(fsstate->dep_cxt);
 }
 
 static void
@@ -1698,5 +1744,6 @@ _PG_init(void)
 	pgapi_http_init();
 	pgapi_scan_init();
 	pgapi_ratelimit_init();
+	pgapi_cache_init();
 	pgapi_modify_init();
 }

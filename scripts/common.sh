@@ -17,10 +17,15 @@
 # in it.
 #
 # Environment knobs:
-#   PGAPI_PRELOAD      shared_preload_libraries (default 'pgapi_fdw,pg_cron':
-#                      the rate limit is shared between backends when the
-#                      library is preloaded)
+#   PGAPI_PRELOAD      shared_preload_libraries (default
+#                      'pgapi_fdw,pg_cron,pg_stat_statements': the rate
+#                      limit is shared between backends when the library is
+#                      preloaded; the secret sweep reads pg_stat_statements)
 #   PGAPI_EXTRA_CONF   extra postgresql.conf lines, appended verbatim
+#   PGAPI_POSTGRES     the program pg_ctl starts instead of postgres (pg_ctl
+#                      -p), e.g. a script that runs postgres under valgrind
+#   PGAPI_PG_TIMEOUT   seconds pg_ctl waits for the cluster to start or stop
+#                      (default 60)
 #   PGAPI_JOBS         make -j (default: number of CPUs)
 #   PGAPI_PG_PREFIX    run against a private, relocatable copy of the
 #                      PostgreSQL 15 tree under this directory (made on first
@@ -47,7 +52,7 @@ PGAPI_PACKAGES=(
 	postgresql-15 postgresql-server-dev-15 postgresql-15-cron
 	libcurl4-openssl-dev libjson-c-dev libc6-dev
 	python3 make gcc pkg-config perl libipc-run-perl
-	curl ca-certificates clang libclang-rt-14-dev
+	curl ca-certificates openssl clang libclang-rt-14-dev
 )
 
 # Filled in as things start; `cleanup` looks at them.
@@ -223,8 +228,8 @@ start_simulator()
 # carries PGAPI_SIM_* for the tests' COPY ... FROM PROGRAM helpers.
 start_cluster()
 {
-	local dir port preload=${PGAPI_PRELOAD:-pgapi_fdw,pg_cron}
-	local -a env_vars
+	local dir port preload=${PGAPI_PRELOAD:-pgapi_fdw,pg_cron,pg_stat_statements}
+	local -a env_vars postgres_opt=()
 
 	make_tmp
 	dir="$PGAPI_TMP/pg"
@@ -243,6 +248,9 @@ start_cluster()
 
 	# pg_cron connects over libpq; point it at our socket, since we listen
 	# on no TCP address.  fsync etc. off: the cluster is thrown away.
+	# pg_stat_statements turns on query ids; "regress" keeps them out of
+	# EXPLAIN VERBOSE, whose output the tests compare.  It keeps up to
+	# 20000 statements, so that a whole test run fits.
 	as_pg_user tee -a "$PGAPI_PGDATA/postgresql.conf" >/dev/null <<EOF
 
 # --- added by scripts/common.sh ---
@@ -253,6 +261,8 @@ unix_socket_permissions = 0777
 shared_preload_libraries = '$preload'
 cron.database_name = 'postgres'
 cron.host = '$dir'
+compute_query_id = regress
+pg_stat_statements.max = 20000
 fsync = off
 synchronous_commit = off
 full_page_writes = off
@@ -274,8 +284,13 @@ EOF
 		fi
 	done
 
+	if [ -n "${PGAPI_POSTGRES:-}" ]; then
+		postgres_opt=(-p "$PGAPI_POSTGRES")
+	fi
+
 	log "starting cluster (preload: $preload)"
-	if ! as_pg_user env -i "${env_vars[@]}" "$PG_BINDIR/pg_ctl" -w -t 60 \
+	if ! as_pg_user env -i "${env_vars[@]}" "$PG_BINDIR/pg_ctl" -w \
+		-t "${PGAPI_PG_TIMEOUT:-60}" "${postgres_opt[@]}" \
 		-D "$PGAPI_PGDATA" -l "$dir/server.log" start >/dev/null; then
 		tail -n 50 "$dir/server.log" >&2 || true
 		die "could not start the cluster"
@@ -295,8 +310,8 @@ stop_cluster()
 	fi
 	if [ -f "$PGAPI_PGDATA/postmaster.pid" ]; then
 		pid=$(head -n 1 "$PGAPI_PGDATA/postmaster.pid" 2>/dev/null || true)
-		as_pg_user "$PG_BINDIR/pg_ctl" -D "$PGAPI_PGDATA" -m fast -w -t 30 \
-			stop >/dev/null 2>&1 ||
+		as_pg_user "$PG_BINDIR/pg_ctl" -D "$PGAPI_PGDATA" -m fast -w \
+			-t "${PGAPI_PG_TIMEOUT:-60}" stop >/dev/null 2>&1 ||
 			as_pg_user "$PG_BINDIR/pg_ctl" -D "$PGAPI_PGDATA" -m immediate \
 				-w -t 30 stop >/dev/null 2>&1 || true
 		# Last resort: the pid came from our own cluster's postmaster.pid.

@@ -16,8 +16,8 @@
 #
 # Every suite gets PGHOST, PGPORT, PGUSER, PGDATABASE, PGAPI_SIM_URL,
 # PGAPI_SIM_GRAPHQL_URL, PGAPI_SIM_JOURNAL, PGAPI_SERVER_LOG and
-# PGAPI_TEST_MODE (quick | ci | long).  PGAPI_VALGRIND=1 also installs
-# valgrind and is passed on.
+# PGAPI_TEST_MODE (quick | ci | long).  valgrind is installed for the
+# valgrind suite in every mode; PGAPI_VALGRIND is passed on (default 0).
 
 set -euo pipefail
 
@@ -218,15 +218,13 @@ on_exit()
 
 main()
 {
-	local extra=() start=$SECONDS
+	local start=$SECONDS
 
 	parse_args "$@"
 	setup_cleanup_trap
 	trap on_exit EXIT
-	if [ "${PGAPI_VALGRIND:-0}" = 1 ]; then
-		extra+=(valgrind)
-	fi
-	ensure_packages "${extra[@]}"
+	# valgrind: src/test/suites/valgrind.sh
+	ensure_packages valgrind
 	build_and_install
 	start_simulator
 	start_cluster

@@ -1,6 +1,8 @@
 --
 -- The response cache: identical reads within cache_ttl_ms cost no request,
--- never across user mappings, and pgapi_fdw_cache_clear() empties it.
+-- never across user mappings, and pgapi_fdw_cache_clear() empties it.  The
+-- test cluster preloads the library, so the cache is the one in shared
+-- memory, serving every backend.
 --
 SELECT sim_reset();
 \getenv sim_url PGAPI_SIM_URL
@@ -74,6 +76,33 @@ SELECT sim_mark() AS m \gset
 SELECT count(*) FROM cached_services;
 SELECT count(*) FROM cached_services;
 SELECT count(*) AS requests FROM sim_requests(:m);
+
+-- the cache is shared by the backends of the cluster: another session with
+-- the same user mapping is answered from it
+SELECT current_setting('pgapi_fdw.shared_cache_size') AS shared_cache_size;
+CREATE EXTENSION IF NOT EXISTS dblink;
+SELECT format('host=%s port=%s dbname=%s', current_setting('unix_socket_directories'),
+              current_setting('port'), current_database()) AS conninfo \gset
+SELECT pgapi_fdw_cache_clear() >= 0 AS cleared;
+SELECT sim_mark() AS m \gset
+SELECT count(*) FROM cached_services;
+SELECT n FROM dblink(:'conninfo', 'SELECT count(*) FROM cached_services') AS t(n bigint);
+SELECT count(*) AS requests FROM sim_requests(:m);
+
+-- another session empties it for everyone
+SELECT n > 0 AS cleared_elsewhere
+FROM dblink(:'conninfo', 'SELECT pgapi_fdw_cache_clear()') AS t(n bigint);
+SELECT sim_mark() AS m \gset
+SELECT count(*) FROM cached_services;
+SELECT count(*) AS requests FROM sim_requests(:m);
+
+-- an ALTER SERVER in another session starts afresh here too
+SELECT dblink_exec(:'conninfo', 'ALTER SERVER ch_cache OPTIONS (ADD timeout_ms ''20000'')');
+SELECT sim_mark() AS m \gset
+SELECT count(*) FROM cached_services;
+SELECT count(*) FROM cached_services;
+SELECT count(*) AS requests FROM sim_requests(:m);
+DROP EXTENSION dblink;
 
 DROP USER MAPPING FOR pgapi_cache_user SERVER ch_cache;
 REVOKE ALL ON cached_services FROM pgapi_cache_user;

@@ -62,3 +62,16 @@ SELECT explain_bytes('SELECT id FROM ch.organizations') AS bytes;
 DROP FUNCTION explain_bytes(text);
 
 DROP FUNCTION explain_analyze(text);
+
+-- no parallel scans (K1): even when parallel query is forced and cheap,
+-- no Gather is put above a foreign scan
+SET force_parallel_mode = on;
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+EXPLAIN (COSTS OFF) SELECT * FROM generate_series(1, 3);  -- the setting works: Gather
+EXPLAIN (COSTS OFF) SELECT name FROM ch.postgres_services;
+EXPLAIN (COSTS OFF)
+SELECT s.name FROM ch.postgres_services s JOIN (VALUES ('oltp')) v(n) ON s.name = v.n;
+RESET force_parallel_mode;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;

@@ -23,6 +23,9 @@ CREATE SERVER bad FOREIGN DATA WRAPPER pgapi_fdw OPTIONS (api 'clickhouse_cloud'
 CREATE SERVER bad FOREIGN DATA WRAPPER pgapi_fdw OPTIONS (api 'clickhouse_cloud', default_window 'yesterday'); -- ERROR
 CREATE SERVER bad FOREIGN DATA WRAPPER pgapi_fdw OPTIONS (api 'clickhouse_cloud', organization_id 'a/b'); -- ERROR
 CREATE SERVER bad FOREIGN DATA WRAPPER pgapi_fdw OPTIONS (api 'clickhouse_cloud', resource 'organizations'); -- ERROR: table option
+CREATE SERVER bad FOREIGN DATA WRAPPER pgapi_fdw OPTIONS (api 'clickhouse_cloud', ca_file 'certs/ca.pem'); -- ERROR: not an absolute path
+CREATE SERVER bad FOREIGN DATA WRAPPER pgapi_fdw OPTIONS (api 'clickhouse_cloud', ca_file ''); -- ERROR: not an absolute path
+CREATE SERVER bad FOREIGN DATA WRAPPER pgapi_fdw OPTIONS (api 'clickhouse_cloud', ca_file E'/tmp/ca.pem\n'); -- ERROR: control character
 -- secrets are accepted on user mappings only
 CREATE SERVER bad FOREIGN DATA WRAPPER pgapi_fdw OPTIONS (api 'pganalyze', api_key 'x'); -- ERROR
 CREATE SERVER bad FOREIGN DATA WRAPPER pgapi_fdw OPTIONS (api 'clickhouse_cloud', key_secret 'x'); -- ERROR
@@ -35,13 +38,31 @@ CREATE SERVER good FOREIGN DATA WRAPPER pgapi_fdw OPTIONS (
     timeout_ms '30000', connect_timeout_ms '10000', max_retries '3',
     max_response_bytes '16777216', max_pages '1000', page_size '500',
     max_concurrency '4', requests_per_window '10', rate_window_ms '10000',
-    cache_ttl_ms '0', default_window '24 hours');
+    cache_ttl_ms '0', default_window '24 hours', ca_file '/etc/ssl/certs/ca-certificates.crt');
 ALTER SERVER good OPTIONS (SET url 'http://127.0.0.1:1');
 ALTER SERVER good OPTIONS (SET url 'http://localhost:1/');
 ALTER SERVER good OPTIONS (SET url 'http://[::1]:1');
 ALTER SERVER good OPTIONS (SET url 'http://10.0.0.1:80');        -- ERROR
 ALTER SERVER good OPTIONS (DROP api);                             -- ERROR: api is required
 ALTER SERVER good OPTIONS (SET api 'pganalyze');
+ALTER SERVER good OPTIONS (SET ca_file 'relative.pem');             -- ERROR: not an absolute path
+ALTER SERVER good OPTIONS (DROP ca_file);
+
+-- url and ca_file are superuser-only (C6): a role allowed to create servers
+-- may not set them, nor change them on its own server
+CREATE ROLE pgapi_opt_user;
+GRANT USAGE ON FOREIGN DATA WRAPPER pgapi_fdw TO pgapi_opt_user;
+SET ROLE pgapi_opt_user;
+CREATE SERVER mine FOREIGN DATA WRAPPER pgapi_fdw OPTIONS (api 'clickhouse_cloud', ca_file '/tmp/evil-ca.pem'); -- ERROR 42501
+CREATE SERVER mine FOREIGN DATA WRAPPER pgapi_fdw OPTIONS (api 'clickhouse_cloud');
+ALTER SERVER mine OPTIONS (ADD ca_file '/tmp/evil-ca.pem');          -- ERROR 42501
+\set VERBOSITY sqlstate
+ALTER SERVER mine OPTIONS (ADD ca_file '/tmp/evil-ca.pem');          -- ERROR 42501
+\set VERBOSITY default
+DROP SERVER mine;
+RESET ROLE;
+REVOKE USAGE ON FOREIGN DATA WRAPPER pgapi_fdw FROM pgapi_opt_user;
+DROP ROLE pgapi_opt_user;
 
 -- user mappings
 CREATE USER MAPPING FOR CURRENT_USER SERVER good OPTIONS (key_id 'k', key_secret 's', tieout_ms '1'); -- ERROR

@@ -145,6 +145,42 @@ SELECT count(*) FROM ch.slow_query_patterns WHERE service_id = :svc;
 -- results equal PostgreSQL's over a local copy of all the data
 CREATE TEMP TABLE patterns_copy AS
   SELECT * FROM ch.slow_query_patterns WHERE from_date = :from AND to_date = :to;
+
+-- Several request streams (fan-out over the services, an IN list): each
+-- stream is asked for its first LIMIT rows in the ORDER BY; a local Sort
+-- and Limit pick the answer from their union.  One request per stream.
+SELECT sim_mark() AS m \gset
+SELECT explain(format($q$SELECT service_id, query_id, total_duration_us FROM ch.slow_query_patterns
+WHERE from_date = %1$L AND to_date = %2$L
+ORDER BY total_duration_us DESC LIMIT 3$q$, :from, :to));
+SELECT * FROM (
+  SELECT service_id, query_id, total_duration_us FROM ch.slow_query_patterns
+  WHERE from_date = :from AND to_date = :to ORDER BY total_duration_us DESC LIMIT 3) t
+ORDER BY total_duration_us DESC, query_id;
+SELECT method, path, query FROM sim_requests(:m) ORDER BY path, query;
+SELECT sim_mark() AS m \gset
+SELECT query_id, db_name, p99_duration_us FROM ch.slow_query_patterns
+WHERE service_id = :svc AND from_date = :from AND to_date = :to AND db_name IN ('sales', 'postgres')
+ORDER BY p99_duration_us LIMIT 2;
+SELECT method, path, query FROM sim_requests(:m) ORDER BY path, query;
+-- the same answers as over all the data
+(SELECT service_id, query_id FROM ch.slow_query_patterns
+ WHERE from_date = :from AND to_date = :to ORDER BY total_duration_us DESC LIMIT 3)
+EXCEPT ALL
+(SELECT service_id, query_id FROM patterns_copy ORDER BY total_duration_us DESC LIMIT 3);
+(SELECT query_id FROM ch.slow_query_patterns
+ WHERE service_id = :svc AND from_date = :from AND to_date = :to AND db_name IN ('sales', 'postgres')
+ ORDER BY p99_duration_us LIMIT 2)
+EXCEPT ALL
+(SELECT query_id FROM patterns_copy WHERE service_id = :svc AND db_name IN ('sales', 'postgres')
+ ORDER BY p99_duration_us LIMIT 2);
+-- a qual that stays local keeps the streams whole: nothing is cut early
+SELECT sim_mark() AS m \gset
+SELECT query_id FROM ch.slow_query_patterns
+WHERE from_date = :from AND to_date = :to AND total_duration_us < 800000000
+ORDER BY total_duration_us DESC LIMIT 1;
+SELECT count(*) AS requests, bool_and(query !~ 'limit=1(&|$)') AS no_limit FROM sim_requests(:m)
+WHERE path ~ 'slowQueryPatterns';
 SELECT count(*) AS differences FROM (
   (SELECT service_id, query_id, db_name FROM ch.slow_query_patterns
    WHERE from_date = :from AND to_date = :to AND db_name IN ('sales', 'postgres')

@@ -1,7 +1,8 @@
 --
 -- The client-side rate limit is shared by all backends (the cluster
 -- preloads the library): a second session waits for the first one's
--- tokens, because the API limits the key, not the session.
+-- requests to leave the window, because the API limits the key, not the
+-- session.
 --
 SELECT sim_reset();
 \getenv sim_url PGAPI_SIM_URL
@@ -16,13 +17,14 @@ CREATE USER MAPPING FOR CURRENT_USER SERVER ch_rl
 CREATE FOREIGN TABLE rl_services (id text) SERVER ch_rl
   OPTIONS (resource 'postgres_services');
 
--- this session spends the key's two tokens at once
+-- this session sends the key's two requests of the window at once
 SELECT clock_timestamp() AS t0 \gset
 SELECT count(*) FROM rl_services;
 SELECT count(*) FROM rl_services;
 SELECT clock_timestamp() - :'t0'::timestamptz < interval '1 second' AS no_wait;
 
--- another session with the same key waits for the next token (1.5 s)
+-- another session with the same key waits until those two requests are
+-- a window (3 s) old
 SELECT format('host=%s port=%s dbname=%s', current_setting('unix_socket_directories'),
               current_setting('port'), current_database()) AS conninfo \gset
 SELECT clock_timestamp() AS t1 \gset

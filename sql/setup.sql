@@ -100,7 +100,7 @@ $$;
 SELECT sim_reset();
 
 -- The ClickHouse Cloud server used by most tests.  The client-side rate
--- limit is raised so that tests do not wait for tokens.
+-- limit is raised so that tests do not wait for it.
 CREATE SERVER ch FOREIGN DATA WRAPPER pgapi_fdw
   OPTIONS (api 'clickhouse_cloud', url :'sim_url', requests_per_window '100000');
 CREATE USER MAPPING FOR CURRENT_USER SERVER ch

@@ -80,6 +80,15 @@ SELECT serve('{"status": 200, "result": [{"id": "a", "u": "not-a-uuid"}]}');
 SELECT u FROM typed;
 SELECT serve('{"status": 200, "result": [{"id": "a", "arr": "not an array"}]}');
 SELECT arr FROM typed;
+-- a field declared NOT NULL: null or missing is an error, never a NULL
+ALTER FOREIGN TABLE typed ALTER COLUMN n SET NOT NULL;
+SELECT serve('{"status": 200, "result": [{"id": "a", "n": 1}, {"id": "b", "n": null}]}');
+SELECT id, n FROM typed;
+SELECT serve('{"status": 200, "result": [{"id": "a", "n": 1}, {"id": "b"}]}');
+SELECT id, n FROM typed;
+SELECT serve('{"status": 200, "result": [{"id": "a", "n": 1}, {"id": "b"}]}');
+SELECT id FROM typed;  -- not selected: not checked
+ALTER FOREIGN TABLE typed ALTER COLUMN n DROP NOT NULL;
 -- a column that is not selected is not converted
 SELECT serve('{"status": 200, "result": [{"id": "a", "n": "12abc"}]}');
 SELECT id FROM typed;

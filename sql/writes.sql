@@ -33,10 +33,15 @@ CREATE FOREIGN TABLE ch.config_rw (
 -- the organization is discovered once per session
 SELECT count(*) > 0 AS ok FROM ch.organizations;
 
--- The request bodies sent since a mark, in order
+-- The request bodies sent since a mark, in order; the random correlation
+-- tag of a create (N7) is masked
+CREATE FUNCTION mask_tag(t text) RETURNS text LANGUAGE sql AS $$
+    SELECT regexp_replace(t, '("key": ?"pgapi_fdw_request", ?"value": ?")[0-9a-f-]{36}"',
+                          '\1<uuid>"', 'g')
+$$;
 CREATE FUNCTION sim_writes(since bigint)
 RETURNS TABLE (method text, path text, body text) LANGUAGE sql AS $$
-    SELECT j->>'method', j->>'path', nullif(j->>'body', '')
+    SELECT j->>'method', j->>'path', mask_tag(nullif(j->>'body', ''))
     FROM sim_journal() AS j
     WHERE (j->>'seq')::bigint > since
     ORDER BY (j->>'seq')::bigint
@@ -64,7 +69,7 @@ SELECT count(*) FROM sim_requests(:m);
 SELECT sim_mark() AS m \gset
 INSERT INTO ch.services_rw (name, provider, region, size, storage_size, postgres_version, ha_type, tags)
 VALUES ('wr-one', 'aws', 'us-east-1', 'r8gd.large', 200, '18', 'none', '[{"key": "team", "value": "dba"}]')
-RETURNING id, name, state, password, connection_string, hostname, storage_size, tags;
+RETURNING id, name, state, password, connection_string, hostname, storage_size, mask_tag(tags::text) AS tags;
 SELECT * FROM sim_writes(:m);
 
 SELECT id AS sid FROM ch.services_rw WHERE name = 'wr-one' \gset
@@ -175,28 +180,49 @@ ROLLBACK;
 --
 -- API errors
 --
--- 409: the same name twice
+-- the same name twice: refused before anything is written (W9), after
+-- one read of the list
+SELECT sim_mark() AS m \gset
 INSERT INTO ch.services_rw (name, provider, region, size) VALUES ('wr-two', 'aws', 'us-east-1', 'r8gd.large');
+SELECT method, path FROM sim_writes(:m);
+-- that read never comes from the response cache: with the list cached
+-- before 'wr-four' existed, the second INSERT still sees it
+ALTER SERVER ch OPTIONS (ADD cache_ttl_ms '60000');
+SELECT count(*) > 0 AS cached FROM ch.services_rw;
+INSERT INTO ch.services_rw (name, provider, region, size) VALUES ('wr-four', 'aws', 'us-east-1', 'r8gd.large');
+SELECT sim_mark() AS m \gset
+INSERT INTO ch.services_rw (name, provider, region, size) VALUES ('wr-four', 'aws', 'us-east-1', 'r8gd.large');
+SELECT method, path FROM sim_writes(:m);
+ALTER SERVER ch OPTIONS (DROP cache_ttl_ms);
+SELECT id AS sid4 FROM ch.services_rw WHERE name = 'wr-four' \gset
+DELETE FROM ch.services_rw WHERE id = :'sid4';
 -- ambiguous outcome: the connection is reset after the API processed the
 -- POST; never retried, so the journal holds it once
 SELECT sim_mark() AS m \gset
 SELECT sim_fault('{"match": {"method": "POST", "path": "/postgres$"}, "action": {"process_then_reset": true}}');
 DO $$
-DECLARE st text; msg text; det text; ctx text;
+DECLARE st text; msg text; det text; hint text; ctx text;
 BEGIN
     INSERT INTO ch.services_rw (name, provider, region, size) VALUES ('wr-three', 'aws', 'us-east-1', 'r8gd.large');
 EXCEPTION WHEN OTHERS THEN
     GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT,
-        det = PG_EXCEPTION_DETAIL, ctx = PG_EXCEPTION_CONTEXT;
+        det = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT, ctx = PG_EXCEPTION_CONTEXT;
     RAISE NOTICE 'SQLSTATE %: %', st, msg;
-    RAISE NOTICE 'DETAIL: %', det;
+    RAISE NOTICE 'DETAIL: %', regexp_replace(det, '"[0-9a-f-]{36}"', '"<uuid>"');
+    RAISE NOTICE 'HINT: %', regexp_replace(hint, '[0-9a-f-]{36}', '<uuid>', 'g');
     RAISE NOTICE 'CONTEXT: %', split_part(ctx, E'\n', 1);
     RAISE NOTICE 'CONTEXT: %', split_part(ctx, E'\n', 2);
+    -- keep the tag the error named, to look for the service by it
+    PERFORM set_config('pgapi_test.tag', substring(det from '"([0-9a-f-]{36})"'), false);
 END;
 $$;
-SELECT method, path FROM sim_writes(:m);
--- the service exists
-SELECT name FROM ch.services_rw WHERE name = 'wr-three';
+SELECT method, path, body ~ '"key":"pgapi_fdw_request"' AS tagged FROM sim_writes(:m);
+-- the service exists, and the tag the error named finds it (N7)
+SELECT name FROM ch.services_rw
+WHERE tags @> jsonb_build_array(jsonb_build_object('key', 'pgapi_fdw_request',
+                                                    'value', current_setting('pgapi_test.tag')));
+-- repeating the INSERT cannot make a second one (W9)
+INSERT INTO ch.services_rw (name, provider, region, size) VALUES ('wr-three', 'aws', 'us-east-1', 'r8gd.large');
 
 -- clean up
 SELECT id AS sid3 FROM ch.services_rw WHERE name = 'wr-three' \gset

@@ -308,6 +308,8 @@ const PgApiResourceDesc pgapi_clickhouse_resources[] = {
 		.insert_path = ORG_PATH "/postgres",
 		.update_path = ORG_PATH "/postgres/{id}",
 		.delete_path = ORG_PATH "/postgres/{id}",
+		.name_field = "name",
+		.tag_field = "tags",
 	},
 	{
 		.name = "postgres_config",

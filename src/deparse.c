@@ -228,19 +228,6 @@ pgapi_match_key_qual(PlannerInfo *root, RelOptInfo *baserel,
 }
 
 /*
- * pgapi_truncate_ms
- *		Drop the sub-millisecond part of a timestamp (towards minus
- *		infinity), as the API only takes milliseconds.
- */
-TimestampTz
-pgapi_truncate_ms(TimestampTz ts)
-{
-	if (TIMESTAMP_NOT_FINITE(ts))
-		return ts;
-	return ts - (((ts % 1000) + 1000) % 1000);
-}
-
-/*
  * pgapi_format_value
  *		Write a SQL value the way the API takes it.  ERROR (naming the column
  *		and table) when the value cannot be sent, e.g. an identifier with
@@ -255,9 +242,8 @@ pgapi_format_value(Datum value, Oid typid, PgApiValueFormat format,
 		case PGAPI_FMT_RFC3339:
 		case PGAPI_FMT_UNIX:
 			{
-				TimestampTz ts = pgapi_truncate_ms(DatumGetTimestampTz(value));
-				struct pg_tm tm;
-				fsec_t		fsec;
+				TimestampTz ts = DatumGetTimestampTz(value);
+				char		buf[PGAPI_RFC3339_LEN + 1];
 
 				if (TIMESTAMP_NOT_FINITE(ts))
 					ereport(ERROR,
@@ -265,25 +251,14 @@ pgapi_format_value(Datum value, Oid typid, PgApiValueFormat format,
 							 errmsg("infinite timestamp cannot be sent for column \"%s\" of foreign table \"%s\"",
 									colname, relname)));
 				if (format == PGAPI_FMT_UNIX)
-				{
-					int64		secs = ts / USECS_PER_SEC;
-
-					if (ts < 0 && ts % USECS_PER_SEC != 0)
-						secs--;
-					return psprintf(INT64_FORMAT,
-									secs + (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY);
-				}
+					return psprintf(INT64_FORMAT, pgapi_unix_seconds(ts));
 				/* UTC, whatever the session's TimeZone (RELIABILITY B11) */
-				if (timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0 ||
-					tm.tm_year < 1 || tm.tm_year > 9999)
+				if (!pgapi_format_rfc3339(ts, buf))
 					ereport(ERROR,
 							(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 							 errmsg("timestamp out of range for column \"%s\" of foreign table \"%s\"",
 									colname, relname)));
-				return psprintf("%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-								tm.tm_year, tm.tm_mon, tm.tm_mday,
-								tm.tm_hour, tm.tm_min, tm.tm_sec,
-								(int) (fsec / 1000));
+				return pstrdup(buf);
 			}
 		case PGAPI_FMT_INT:
 			switch (typid)

@@ -361,17 +361,10 @@ pgapi_graphql_data(PgApiRequest *req, PgApiJsonDoc *doc, int alias)
 		!(pgapi_json_type(errors) == PGAPI_JSON_ARRAY &&
 		  pgapi_json_array_length(errors) == 0))
 	{
-		char	   *message = NULL;
-		char	   *request_id = NULL;
-		char	   *code = NULL;
-
-		pgapi_json_error_fields(req->data, req->data_len, &message, &request_id,
-								&code);
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("pganalyze API returned an error"),
-				 errdetail_internal("%s%s%s", message ? message : "(no message)",
-									code ? " code: " : "", code ? code : ""),
+				 errdetail_internal("%s", pgapi_http_error_detail(req)),
 				 errcontext("remote request: POST %s", req->label)));
 	}
 

@@ -10,7 +10,7 @@
  * the backend in a hash table in CacheMemoryContext (as postgres_fdw's
  * connection.c).  It holds copies of the server options and credentials,
  * one CURLM (whose connection pool gives keep-alive), a pool of idle easy
- * handles and the client-side token bucket.  Syscache callbacks on
+ * handles and the client-side rate limit.  Syscache callbacks on
  * FOREIGNSERVEROID and USERMAPPINGOID mark it invalidated; it is rebuilt
  * at its next use once no queue or transfer uses it (an open scan keeps
  * its key, RELIABILITY K5).
@@ -49,6 +49,7 @@
 #include <math.h>
 #include <time.h>
 
+#include "access/htup_details.h"
 #include "access/xact.h"
 #include "common/base64.h"
 #include "common/hashfn.h"
@@ -73,6 +74,9 @@
 /* Longest wait in one poll; bounds the reaction to signals and timers. */
 #define PGAPI_POLL_MS			100
 
+/* A retry with less of its timeout_ms left than this is not started. */
+#define PGAPI_MIN_ATTEMPT_MS	100
+
 /* Retry backoff (RELIABILITY N5): full jitter, base 500 ms, cap 8 s. */
 #define PGAPI_BACKOFF_BASE_MS	500.0
 #define PGAPI_BACKOFF_CAP_MS	8000.0
@@ -80,9 +84,6 @@
 /* Lengths of API text in error reports (RELIABILITY B2, B12). */
 #define PGAPI_DETAIL_MAX		1024
 #define PGAPI_EXCERPT_MAX		200
-
-/* Longest values of Retry-After and X-RateLimit-Reset we keep. */
-#define PGAPI_HEADER_VALUE_MAX	64
 
 #define PGAPI_USER_AGENT		"pgapi_fdw/1.0"
 
@@ -100,15 +101,6 @@
 					 errmsg("could not set libcurl option %s", #opt), \
 					 errdetail_internal("%s", curl_easy_strerror(setopt_rc_)))); \
 	} while (0)
-
-/* Media type of a response, as classified by the header callback. */
-typedef enum PgApiContentType
-{
-	PGAPI_CT_NONE,				/* no Content-Type header */
-	PGAPI_CT_JSON,				/* application/json */
-	PGAPI_CT_TEXT,				/* text/plain */
-	PGAPI_CT_OTHER
-} PgApiContentType;
 
 /* Where a request is in its life. */
 typedef enum PgApiReqPhase
@@ -159,57 +151,10 @@ struct PgApiConnection
 	int			nbusy;			/* handles lent to requests */
 	int			nattached;		/* handles added to the multi */
 	int			nqueues;		/* open queues */
-	/* client-side rate limit: the shared bucket's key, or a backend's own */
+	/* client-side rate limit: the shared limit's key, or a backend's own */
 	uint64		rate_key;		/* hash of the API and the key identity */
-	double		tokens;
-	double		refill_at;		/* monotonic ms of the last refill */
-};
-
-/*
- * Private state of a request (PgApiRequest.priv), in the request's memory
- * context.  The fields after "filled by the callbacks" are written by the
- * libcurl callbacks, which may not palloc or ereport.
- */
-typedef struct PgApiReqState
-{
-	PgApiRequest *req;
-	MemoryContextCallback cb;	/* frees the non-palloc resources */
-	PgApiConnection *conn;		/* of the last transfer */
-	struct PgApiHttpQueue *queue;	/* queue holding it, or NULL */
-	int			qindex;			/* its slot in queue->reqs */
-	PgApiHandle *handle;		/* while a transfer owns one */
-	PgApiReqPhase phase;
-	double		start_at;		/* WAITING: monotonic ms to start again */
-	double		deadline;		/* first start + timeout_ms */
-	double		rate_since;		/* waiting for a token since; 0: not */
-	struct curl_slist *headers; /* malloc'd by libcurl */
-
-	/* filled by the callbacks during one transfer */
-	char	   *buf;			/* malloc'd body, NUL-terminated */
-	size_t		len;
-	size_t		cap;
-	size_t		max_bytes;
-	bool		too_large;
-	bool		no_memory;
-	PgApiContentType ctype;
-	char		ctype_text[PGAPI_HEADER_VALUE_MAX];
-	char		retry_after[PGAPI_HEADER_VALUE_MAX];
-	char		ratelimit_reset[PGAPI_HEADER_VALUE_MAX];
-} PgApiReqState;
-
-/* A queue of requests run concurrently; palloc'd in the caller's context. */
-struct PgApiHttpQueue
-{
-	PgApiConnection *conn;
-	PgApiStats *stats;
-	PgApiStats	own_stats;		/* when the caller passed none */
-	PgApiRequest **reqs;		/* FIFO; NULL: the request's context died */
-	int			head;
-	int			tail;
-	int			cap;
-	bool		closed;
-	bool		failed;			/* an ERROR was raised from it */
-	MemoryContextCallback cb;
+	uint64		cache_owner;	/* response cache key of these options */
+	PgApiRateWindow rate;		/* when not preloaded; monotonic ms */
 };
 
 /*
@@ -235,6 +180,52 @@ typedef enum PgApiOutcome
 	PGAPI_OUT_STATUS,			/* any other status */
 	PGAPI_OUT_CONTENT_TYPE		/* 2xx with a body we may not parse */
 } PgApiOutcome;
+
+/*
+ * Private state of a request (PgApiRequest.priv), in the request's memory
+ * context.  The fields after "filled by the callbacks" are written by the
+ * libcurl callbacks, which may not palloc or ereport.
+ */
+typedef struct PgApiReqState
+{
+	PgApiRequest *req;
+	MemoryContextCallback cb;	/* frees the non-palloc resources */
+	PgApiConnection *conn;		/* of the last transfer */
+	struct PgApiHttpQueue *queue;	/* queue holding it, or NULL */
+	int			qindex;			/* its slot in queue->reqs */
+	PgApiHandle *handle;		/* while a transfer owns one */
+	PgApiReqPhase phase;
+	double		start_at;		/* WAITING: monotonic ms to start again */
+	double		deadline;		/* first start + timeout_ms */
+	double		rate_since;		/* waiting for the rate limit since; 0: not */
+	PgApiOutcome last_out;		/* WAITING: the outcome being retried */
+	long		last_status;	/* and its HTTP status (0: none) */
+	struct curl_slist *headers; /* malloc'd by libcurl */
+
+	/* filled by the callbacks during one transfer */
+	char	   *buf;			/* malloc'd body, NUL-terminated */
+	size_t		len;
+	size_t		cap;
+	size_t		max_bytes;
+	bool		too_large;
+	bool		no_memory;
+	PgApiRespHeaders hdr;		/* read by the header callback */
+} PgApiReqState;
+
+/* A queue of requests run concurrently; palloc'd in the caller's context. */
+struct PgApiHttpQueue
+{
+	PgApiConnection *conn;
+	PgApiStats *stats;
+	PgApiStats	own_stats;		/* when the caller passed none */
+	PgApiRequest **reqs;		/* FIFO; NULL: the request's context died */
+	int			head;
+	int			tail;
+	int			cap;
+	bool		closed;
+	bool		failed;			/* an ERROR was raised from it */
+	MemoryContextCallback cb;
+};
 
 typedef enum PgApiDetailKind
 {
@@ -606,13 +597,16 @@ pgapi_http_init(void)
 				 errmsg("could not initialize libcurl"),
 				 errdetail_internal("%s", curl_easy_strerror(rc))));
 
-	/* CURLOPT_PROTOCOLS_STR needs 7.85; TLS is not optional */
+	/*
+	 * CURLOPT_PROTOCOLS_STR needs 7.85, CURLOPT_QUICK_EXIT 7.87; TLS is not
+	 * optional
+	 */
 	info = curl_version_info(CURLVERSION_NOW);
-	if (info->version_num < 0x075500 || !(info->features & CURL_VERSION_SSL))
+	if (info->version_num < 0x075700 || !(info->features & CURL_VERSION_SSL))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("libcurl %s is not supported", info->version),
-				 errdetail("pgapi_fdw needs libcurl 7.85 or later, built with TLS support.")));
+				 errdetail("pgapi_fdw needs libcurl 7.87 or later, built with TLS support.")));
 
 	CacheRegisterSyscacheCallback(FOREIGNSERVEROID,
 								  connection_inval_callback, (Datum) 0);
@@ -690,6 +684,7 @@ connection_destroy(PgApiConnection *conn)
 	conn->multi = NULL;
 
 	free_copy(&conn->opts.url, false);
+	free_copy(&conn->opts.ca_file, false);
 	free_copy(&conn->opts.organization_id, false);
 	free_copy(&conn->creds.key_id, true);
 	free_copy(&conn->creds.key_secret, true);
@@ -732,6 +727,8 @@ options_equal(const PgApiServerOptions *a, const PgApiServerOptions *b)
 	return a->serverid == b->serverid &&
 		a->api == b->api &&
 		strcmp(a->url ? a->url : "", b->url ? b->url : "") == 0 &&
+		strcmp(a->ca_file ? a->ca_file : "",
+			   b->ca_file ? b->ca_file : "") == 0 &&
 		strcmp(a->organization_id ? a->organization_id : "",
 			   b->organization_id ? b->organization_id : "") == 0 &&
 		a->timeout_ms == b->timeout_ms &&
@@ -745,6 +742,39 @@ options_equal(const PgApiServerOptions *a, const PgApiServerOptions *b)
 		a->rate_window_ms == b->rate_window_ms &&
 		a->cache_ttl_ms == b->cache_ttl_ms &&
 		a->default_window_ms == b->default_window_ms;
+}
+
+/*
+ * The response cache's owner key of a connection: the database, the user
+ * mapping, and the row versions of the server and the mapping, so that
+ * entries are never shared across user mappings (or databases, whose OIDs
+ * overlap) and an ALTER SERVER or ALTER USER MAPPING, in any backend,
+ * starts afresh.  Never 0, which means "every owner".
+ */
+static uint64
+cache_owner_key(Oid umid, Oid serverid)
+{
+	uint32		parts[4];
+	HeapTuple	tup;
+	uint64		key;
+
+	memset(parts, 0, sizeof(parts));
+	parts[0] = MyDatabaseId;
+	parts[1] = umid;
+	tup = SearchSysCache1(FOREIGNSERVEROID, ObjectIdGetDatum(serverid));
+	if (HeapTupleIsValid(tup))
+	{
+		parts[2] = HeapTupleHeaderGetRawXmin(tup->t_data);
+		ReleaseSysCache(tup);
+	}
+	tup = SearchSysCache1(USERMAPPINGOID, ObjectIdGetDatum(umid));
+	if (HeapTupleIsValid(tup))
+	{
+		parts[3] = HeapTupleHeaderGetRawXmin(tup->t_data);
+		ReleaseSysCache(tup);
+	}
+	key = hash_bytes_extended((const unsigned char *) parts, sizeof(parts), 0);
+	return key != 0 ? key : 1;
 }
 
 /*
@@ -762,7 +792,9 @@ connection_build(PgApiConnection *conn, UserMapping *user,
 	Assert(!conn->valid);
 
 	/* responses cached for the old server or mapping no longer apply */
-	pgapi_cache_forget(conn->umid);
+	if (conn->cache_owner != 0)
+		pgapi_cache_forget(conn->cache_owner);
+	conn->cache_owner = 0;
 
 	/* errors if the keys the API needs are missing (C15) */
 	pgapi_get_credentials(user, opts->api, &creds);
@@ -782,6 +814,7 @@ connection_build(PgApiConnection *conn, UserMapping *user,
 
 	conn->opts = *opts;
 	conn->opts.url = cache_strdup(opts->url);
+	conn->opts.ca_file = cache_strdup(opts->ca_file);
 	conn->opts.organization_id = cache_strdup(opts->organization_id);
 	conn->creds.umid = user->umid;
 	conn->creds.key_id = cache_strdup(creds.key_id);
@@ -832,8 +865,8 @@ connection_build(PgApiConnection *conn, UserMapping *user,
 		explicit_bzero(id.data, id.len);
 		pfree(id.data);
 	}
-	conn->tokens = Max(opts->requests_per_window, 0);
-	conn->refill_at = now_ms();
+	conn->cache_owner = cache_owner_key(user->umid, opts->serverid);
+	memset(&conn->rate, 0, sizeof(conn->rate));
 	conn->invalidated = false;
 	conn->valid = true;
 }
@@ -889,29 +922,13 @@ pgapi_get_connection(UserMapping *user, const PgApiServerOptions *opts)
 /* ----------------------------------------------------------------
  *		client-side rate limit
  *
- * A token bucket per connection and backend: capacity requests_per_window,
- * refilled continuously over rate_window_ms.  Only these two functions
- * know the representation, so a shared-memory bucket per API key can
- * replace them.
+ * At most requests_per_window requests in any rate_window_ms, per API key:
+ * shared by all backends when preloaded (ratelimit.c), else per connection
+ * and backend.
  * ----------------------------------------------------------------
  */
 
-static void
-rate_refill(PgApiConnection *conn, double now)
-{
-	double		cap = conn->opts.requests_per_window;
-
-	if (now > conn->refill_at)
-	{
-		conn->tokens += (now - conn->refill_at) * cap /
-			Max(conn->opts.rate_window_ms, 1);
-		if (conn->tokens > cap)
-			conn->tokens = cap;
-	}
-	conn->refill_at = now;
-}
-
-/* Take a token if one is there; always true when the limit is off. */
+/* Let a request through if the limit allows it; always when it is off. */
 static bool
 rate_acquire(PgApiConnection *conn, double now)
 {
@@ -919,20 +936,14 @@ rate_acquire(PgApiConnection *conn, double now)
 
 	if (conn->opts.requests_per_window <= 0)
 		return true;
-	/* shared by all backends when preloaded (ratelimit.c) */
-	if (pgapi_ratelimit_shared(conn->rate_key, conn->opts.requests_per_window,
-							   conn->opts.rate_window_ms, true, &wait))
-		return wait == 0;
-	rate_refill(conn, now);
-	if (conn->tokens >= 1.0)
-	{
-		conn->tokens -= 1.0;
-		return true;
-	}
-	return false;
+	if (!pgapi_ratelimit_shared(conn->rate_key, conn->opts.requests_per_window,
+								conn->opts.rate_window_ms, true, &wait))
+		pgapi_ratewindow(&conn->rate, conn->opts.requests_per_window,
+						 conn->opts.rate_window_ms, now, true, &wait);
+	return wait == 0;
 }
 
-/* Milliseconds until the next token; 0 when the limit is off. */
+/* Milliseconds until the limit lets a request through; 0 when it is off. */
 static double
 rate_time_to_token(PgApiConnection *conn, double now)
 {
@@ -940,14 +951,11 @@ rate_time_to_token(PgApiConnection *conn, double now)
 
 	if (conn->opts.requests_per_window <= 0)
 		return 0;
-	if (pgapi_ratelimit_shared(conn->rate_key, conn->opts.requests_per_window,
-							   conn->opts.rate_window_ms, false, &wait))
-		return wait;
-	rate_refill(conn, now);
-	if (conn->tokens >= 1.0)
-		return 0;
-	return (1.0 - conn->tokens) * Max(conn->opts.rate_window_ms, 1) /
-		conn->opts.requests_per_window;
+	if (!pgapi_ratelimit_shared(conn->rate_key, conn->opts.requests_per_window,
+								conn->opts.rate_window_ms, false, &wait))
+		pgapi_ratewindow(&conn->rate, conn->opts.requests_per_window,
+						 conn->opts.rate_window_ms, now, false, &wait);
+	return wait;
 }
 
 /* ----------------------------------------------------------------
@@ -995,83 +1003,16 @@ write_callback(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
-/* Header name of length len equals name (lower case)? */
-static bool
-header_is(const char *line, size_t len, const char *name)
-{
-	return len == strlen(name) && pg_strncasecmp(line, name, len) == 0;
-}
-
-/* Copy a header value into a bounded field; too long counts as absent. */
-static void
-copy_header_value(char *dst, size_t dstsize, const char *v, size_t vlen)
-{
-	if (vlen >= dstsize)
-		vlen = 0;
-	memcpy(dst, v, vlen);
-	dst[vlen] = '\0';
-}
-
 /*
- * Look at one header line (not NUL-terminated, any length: B13).  Only
- * Content-Type, Retry-After and X-RateLimit-Reset are read; a status line
- * starts a new response (after 1xx), so it clears them.
+ * One header line for headers.c (R2: it neither allocates nor ereports).
  */
 static size_t
 header_callback(char *buffer, size_t size, size_t nitems, void *userdata)
 {
 	PgApiReqState *st = (PgApiReqState *) userdata;
-	size_t		len = size * nitems;
-	const char *colon;
-	const char *v;
-	size_t		namelen;
-	size_t		vlen;
 
-	if (len >= 5 && memcmp(buffer, "HTTP/", 5) == 0)
-	{
-		st->ctype = PGAPI_CT_NONE;
-		st->ctype_text[0] = '\0';
-		st->retry_after[0] = '\0';
-		st->ratelimit_reset[0] = '\0';
-		return len;
-	}
-
-	colon = memchr(buffer, ':', len);
-	if (colon == NULL)
-		return len;
-	namelen = colon - buffer;
-	v = colon + 1;
-	vlen = len - namelen - 1;
-	while (vlen > 0 && (*v == ' ' || *v == '\t'))
-		v++, vlen--;
-	while (vlen > 0 && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n' ||
-						v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
-		vlen--;
-
-	if (header_is(buffer, namelen, "content-type"))
-	{
-		const char *semi = memchr(v, ';', vlen);
-		size_t		mlen = semi ? (size_t) (semi - v) : vlen;
-
-		while (mlen > 0 && (v[mlen - 1] == ' ' || v[mlen - 1] == '\t'))
-			mlen--;
-		if (mlen == 16 && pg_strncasecmp(v, "application/json", 16) == 0)
-			st->ctype = PGAPI_CT_JSON;
-		else if (mlen == 10 && pg_strncasecmp(v, "text/plain", 10) == 0)
-			st->ctype = PGAPI_CT_TEXT;
-		else
-			st->ctype = PGAPI_CT_OTHER;
-		/* for messages only: a bounded prefix */
-		mlen = Min(vlen, sizeof(st->ctype_text) - 1);
-		memcpy(st->ctype_text, v, mlen);
-		st->ctype_text[mlen] = '\0';
-	}
-	else if (header_is(buffer, namelen, "retry-after"))
-		copy_header_value(st->retry_after, sizeof(st->retry_after), v, vlen);
-	else if (header_is(buffer, namelen, "x-ratelimit-reset"))
-		copy_header_value(st->ratelimit_reset, sizeof(st->ratelimit_reset),
-						  v, vlen);
-	return len;
+	pgapi_headers_line(&st->hdr, buffer, size * nitems);
+	return size * nitems;
 }
 
 /*
@@ -1176,10 +1117,7 @@ reset_transfer_state(PgApiReqState *st)
 	st->len = st->cap = 0;
 	st->too_large = false;
 	st->no_memory = false;
-	st->ctype = PGAPI_CT_NONE;
-	st->ctype_text[0] = '\0';
-	st->retry_after[0] = '\0';
-	st->ratelimit_reset[0] = '\0';
+	pgapi_headers_reset(&st->hdr);
 }
 
 /* Append a header to st->headers; ERROR (list kept for cleanup) on OOM. */
@@ -1231,6 +1169,12 @@ setup_transfer(PgApiConnection *conn, PgApiRequest *req, PgApiReqState *st,
 	CHECK_SETOPT(e, CURLOPT_SSL_VERIFYPEER, 1L);	/* C10 */
 	CHECK_SETOPT(e, CURLOPT_SSL_VERIFYHOST, 2L);
 	CHECK_SETOPT(e, CURLOPT_SSLVERSION, (long) CURL_SSLVERSION_TLSv1_2);
+	/* a private CA: trust exactly that bundle (superuser option, C6) */
+	if (opts->ca_file)
+	{
+		CHECK_SETOPT(e, CURLOPT_CAINFO, opts->ca_file);
+		CHECK_SETOPT(e, CURLOPT_CAPATH, (char *) NULL);
+	}
 	/* no ambient proxy or .netrc (C15) */
 	CHECK_SETOPT(e, CURLOPT_PROXY, "");
 	CHECK_SETOPT(e, CURLOPT_NOPROXY, "*");
@@ -1242,6 +1186,17 @@ setup_transfer(PgApiConnection *conn, PgApiRequest *req, PgApiReqState *st,
 	CHECK_SETOPT(e, CURLOPT_LOW_SPEED_LIMIT, 1024L);
 	CHECK_SETOPT(e, CURLOPT_LOW_SPEED_TIME, 10L);
 	CHECK_SETOPT(e, CURLOPT_MAXLIFETIME_CONN, 300L);	/* R6 */
+
+	/*
+	 * A transfer given up while its name is being resolved (timeout, cancel,
+	 * an error elsewhere in the queue) must not wait for getaddrinfo():
+	 * without this, removing the handle joins libcurl's resolver thread,
+	 * and a name server that never answers blocks the backend, deaf to
+	 * statement_timeout and cancel, for the resolver's whole retry time
+	 * (F32).  The thread is detached instead and frees itself when the
+	 * lookup ends.
+	 */
+	CHECK_SETOPT(e, CURLOPT_QUICK_EXIT, 1L);
 
 	/* decoded bodies, so the size cap counts what we store (R1) */
 	CHECK_SETOPT(e, CURLOPT_ACCEPT_ENCODING, "");
@@ -1453,7 +1408,7 @@ classify(PgApiRequest *req, PgApiReqState *st, CURLcode rc, long status,
 	{
 		if (status == 204)
 			return PGAPI_OUT_OK;
-		if (st->ctype != (req->expect_text ? PGAPI_CT_TEXT : PGAPI_CT_JSON))
+		if (st->hdr.ctype != (req->expect_text ? PGAPI_CT_TEXT : PGAPI_CT_JSON))
 			return PGAPI_OUT_CONTENT_TYPE;
 		return PGAPI_OUT_OK;
 	}
@@ -1510,6 +1465,32 @@ append_api_detail(StringInfo buf, PgApiConnection *conn, PgApiRequest *req)
 		appendStringInfoString(buf, (size_t) buf->len > start ? " requestId: " : "requestId: ");
 		append_api_text(buf, conn, request_id, strlen(request_id), 128);
 	}
+}
+
+/*
+ * pgapi_http_error_detail
+ *		The API's error text of a completed request for DETAIL, as the HTTP
+ *		layer reports it for error statuses: message, code and requestId,
+ *		escaped, with the secrets of the connection it ran on redacted (C3),
+ *		at most PGAPI_DETAIL_MAX bytes (B12); the raw body (same treatment)
+ *		when it has no message.  For envelopes that carry an error under a
+ *		2xx status (RELIABILITY B8).  palloc'd; ereports only on OOM.
+ */
+char *
+pgapi_http_error_detail(PgApiRequest *req)
+{
+	PgApiReqState *st = (PgApiReqState *) req->priv;
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	append_api_detail(&buf, st ? st->conn : NULL, req);
+	if (buf.len > PGAPI_DETAIL_MAX)
+	{
+		buf.len = pg_mbcliplen(buf.data, buf.len, PGAPI_DETAIL_MAX - 3);
+		buf.data[buf.len] = '\0';
+		appendStringInfoString(&buf, "...");
+	}
+	return buf.data;
 }
 
 /*
@@ -1599,7 +1580,8 @@ report_failure(PgApiConnection *conn, PgApiRequest *req, PgApiOutcome out,
 			break;
 		case PGAPI_DETAIL_EXCERPT:
 			appendStringInfo(&detail, "Status %ld, content type \"", req->status);
-			append_escaped(&detail, st->ctype_text, strlen(st->ctype_text), 80);
+			append_escaped(&detail, st->hdr.ctype_text, strlen(st->hdr.ctype_text),
+						   80);
 			appendStringInfo(&detail, "\", expected \"%s\"; the body begins: \"",
 							 req->expect_text ? "text/plain" : "application/json");
 			append_api_text(&detail, conn, req->data ? req->data : "",
@@ -1614,6 +1596,9 @@ report_failure(PgApiConnection *conn, PgApiRequest *req, PgApiOutcome out,
 		appendStringInfo(&detail,
 						 "%sThe API asked to wait %.0f ms before retrying, longer than the time left.",
 						 detail.len > 0 ? " " : "", asked_wait);
+	if (out == PGAPI_OUT_WRITE_UNKNOWN && req->correlation != NULL)
+		appendStringInfo(&detail, "%sThe request carried the tag %s.",
+						 detail.len > 0 ? " " : "", req->correlation);
 	if (info->detail == PGAPI_DETAIL_CURL || info->detail == PGAPI_DETAIL_API)
 	{
 		if (detail.len > 0)
@@ -1656,7 +1641,8 @@ report_failure(PgApiConnection *conn, PgApiRequest *req, PgApiOutcome out,
 							conn->servername);
 			break;
 		case PGAPI_HINT_CHECK_STATE:
-			hint = pstrdup(_("Check the state of the remote object before repeating the change."));
+			hint = req->unknown_hint ? pstrdup(req->unknown_hint) :
+				pstrdup(_("Check the state of the remote object before repeating the change."));
 			break;
 	}
 
@@ -1673,57 +1659,6 @@ report_failure(PgApiConnection *conn, PgApiRequest *req, PgApiOutcome out,
  *		retries
  * ----------------------------------------------------------------
  */
-
-/*
- * The wait the API asked for, in ms, from Retry-After (seconds or an HTTP
- * date) or X-RateLimit-Reset (seconds, fractional, or a Unix time); -1 for
- * none, a negative value or garbage (then the default backoff applies).
- */
-static double
-asked_retry_wait(PgApiReqState *st)
-{
-	const char *ra = st->retry_after;
-	const char *rr = st->ratelimit_reset;
-
-	if (ra[0] != '\0')
-	{
-		if (strspn(ra, "0123456789") == strlen(ra))
-		{
-			if (strlen(ra) > 9)
-				return 1e12;	/* absurdly far: larger than any budget */
-			return atof(ra) * 1000.0;
-		}
-		else
-		{
-			time_t		t = curl_getdate(ra, NULL);
-
-			if (t != (time_t) -1)
-			{
-				double		ms = difftime(t, time(NULL)) * 1000.0;
-
-				if (ms > 0)
-					return ms;
-			}
-		}
-	}
-	if (rr[0] != '\0')
-	{
-		char	   *end;
-		double		v = strtod(rr, &end);
-
-		if (end != rr && *end == '\0' && isfinite(v) && v >= 0)
-		{
-			/* large values are Unix times, not delays */
-			if (v >= 1e9)
-			{
-				v = v * 1000.0 - (double) time(NULL) * 1000.0;
-				return v > 0 ? v : -1;
-			}
-			return v * 1000.0;
-		}
-	}
-	return -1;
-}
 
 /* Full-jitter exponential backoff before retry number n (1-based). */
 static double
@@ -1822,7 +1757,7 @@ pgapi_queue_create(PgApiConnection *conn, PgApiStats *stats)
 
 /*
  * pgapi_queue_add
- *		Append req; it starts when a slot and a rate-limit token are free,
+ *		Append req; it starts when a slot is free and the rate limit allows,
  *		at the latest in pgapi_queue_next.  ERROR if the request is queued
  *		or done already, or its path holds bytes not allowed in a URL.
  */
@@ -1860,13 +1795,13 @@ pgapi_queue_add(PgApiHttpQueue *queue, PgApiRequest *req)
 	queue->reqs[queue->tail++] = req;
 
 	/* an identical read within cache_ttl_ms: answered, in queue order */
-	if (req->idempotent && queue->conn->opts.cache_ttl_ms > 0)
+	if (req->idempotent && !req->no_cache && queue->conn->opts.cache_ttl_ms > 0)
 	{
 		char	   *data;
 		size_t		len;
 		long		status;
 
-		if (pgapi_cache_lookup(queue->conn->umid, req, &data, &len, &status))
+		if (pgapi_cache_lookup(queue->conn->cache_owner, req, &data, &len, &status))
 		{
 			free(req->data);
 			req->data = data;
@@ -1915,9 +1850,39 @@ start_transfer(PgApiHttpQueue *queue, PgApiRequest *req, double now)
 }
 
 /*
+ * A retry whose turn came (its wait, then the rate limit's) with less
+ * than PGAPI_MIN_ATTEMPT_MS of its timeout_ms left: give up with the
+ * SQLSTATE of the outcome that was being retried and say why, rather than
+ * start an attempt that can only time out ("timed out after 1
+ * milliseconds", found by F30 in long mode: 20 sessions on one key).
+ */
+static void
+retry_too_late(PgApiConnection *conn, PgApiRequest *req, PgApiReqState *st)
+{
+	const PgApiOutcomeInfo *info = &outcome_table[st->last_out];
+
+	ereport(ERROR,
+			(errcode(info->sqlerrcode ? info->sqlerrcode : ERRCODE_FDW_ERROR),
+			 errmsg("request to the %s could not be retried within timeout_ms",
+					api_display_name(conn->opts.api)),
+			 st->last_status > 0 ?
+			 errdetail_plural("Gave up after %d attempt, answered with status %ld: waiting for the retry and for the client-side rate limit used up the time left of timeout_ms (%d ms).",
+							  "Gave up after %d attempts, the last answered with status %ld: waiting for the retry and for the client-side rate limit used up the time left of timeout_ms (%d ms).",
+							  req->attempts, req->attempts, st->last_status,
+							  conn->opts.timeout_ms) :
+			 errdetail_plural("Gave up after %d attempt, which failed in transport: waiting for the retry and for the client-side rate limit used up the time left of timeout_ms (%d ms).",
+							  "Gave up after %d attempts, the last failed in transport: waiting for the retry and for the client-side rate limit used up the time left of timeout_ms (%d ms).",
+							  req->attempts, req->attempts, conn->opts.timeout_ms),
+			 errhint("Retry later, or lower the options max_concurrency or requests_per_window of server \"%s\".",
+					 conn->servername),
+			 errcontext("remote request: %s %s",
+						pgapi_method_name(req->method), display_path(req))));
+}
+
+/*
  * Start what may start, in FIFO order: at most max_concurrency transfers
- * of this queue, each with a rate-limit token.  *wait is lowered to the
- * time until something could start (a retry time, the next token).
+ * of this queue, each when the rate limit allows.  *wait is lowered to the
+ * time until something could start (a retry time, the rate limit).
  */
 static void
 start_ready(PgApiHttpQueue *queue, double now, double *wait)
@@ -1949,6 +1914,9 @@ start_ready(PgApiHttpQueue *queue, double now, double *wait)
 		}
 		if (st->phase != PGAPI_REQ_PENDING && st->phase != PGAPI_REQ_WAITING)
 			continue;
+		if (st->phase == PGAPI_REQ_WAITING &&
+			st->deadline - now < PGAPI_MIN_ATTEMPT_MS)
+			retry_too_late(conn, req, st);
 
 		if (!rate_acquire(conn, now))
 		{
@@ -2025,7 +1993,8 @@ finish_transfer(PgApiHttpQueue *queue, PgApiRequest *req)
 	{
 		double		now = now_ms();
 		double		left = Min(st->deadline - now, statement_ms_left());
-		double		asked = (out == PGAPI_OUT_THROTTLED) ? asked_retry_wait(st) : -1;
+		double		asked = (out == PGAPI_OUT_THROTTLED) ?
+			pgapi_headers_retry_wait(&st->hdr, time(NULL)) : -1;
 		double		wait = asked >= 0 ? asked : backoff_ms(req->attempts);
 
 		if (wait <= left)
@@ -2034,6 +2003,8 @@ finish_transfer(PgApiHttpQueue *queue, PgApiRequest *req)
 			reset_transfer_state(st);
 			st->phase = PGAPI_REQ_WAITING;
 			st->start_at = now + wait;
+			st->last_out = out;
+			st->last_status = status;
 			queue->stats->retries++;
 			return;
 		}
@@ -2061,8 +2032,9 @@ finish_transfer(PgApiHttpQueue *queue, PgApiRequest *req)
 
 	if (out == PGAPI_OUT_OK || out == PGAPI_OUT_NOT_FOUND_OK)
 	{
-		if (out == PGAPI_OUT_OK && req->idempotent && conn->opts.cache_ttl_ms > 0)
-			pgapi_cache_store(conn->umid, conn->opts.cache_ttl_ms, req,
+		if (out == PGAPI_OUT_OK && req->idempotent && !req->no_cache &&
+			conn->opts.cache_ttl_ms > 0)
+			pgapi_cache_store(conn->cache_owner, conn->opts.cache_ttl_ms, req,
 							  req->data, req->data_len, status);
 		release_handle(st);
 		st->phase = PGAPI_REQ_DONE;
@@ -2087,7 +2059,7 @@ finish_transfer(PgApiHttpQueue *queue, PgApiRequest *req)
 }
 
 /*
- * Wait for socket activity, a retry time or a token, at most
+ * Wait for socket activity, a retry time or the rate limit, at most
  * PGAPI_POLL_MS, then process interrupts (outside libcurl, N1).  Reports
  * a wait event (R7).
  */
@@ -2218,7 +2190,7 @@ pgapi_queue_next(PgApiHttpQueue *queue)
 /*
  * pgapi_queue_poll
  *		Move the queue's transfers along without blocking: start what may
- *		start (slots and rate-limit tokens permitting), let curl send and
+ *		start (slots and the rate limit permitting), let curl send and
  *		receive what the sockets hold, and evaluate finished transfers.
  *		A scan calls it while it turns the current page into rows, so that
  *		the next page is on its way meanwhile (pgapi_queue_add only queues).

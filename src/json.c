@@ -45,12 +45,10 @@
  */
 #include "postgres.h"
 
-#include <ctype.h>
 #include <limits.h>
-#include <math.h>
 
 #include "catalog/pg_type.h"
-#include "common/int.h"
+#include "common/hashfn.h"
 #include "datatype/timestamp.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
@@ -70,10 +68,6 @@
 /* Flags of every serialization. */
 #define PGAPI_JSON_TO_STRING	(JSON_C_TO_STRING_PLAIN | \
 								 JSON_C_TO_STRING_NOSLASHESCAPE)
-
-/* Seconds from the Unix epoch to the PostgreSQL epoch. */
-#define PGAPI_EPOCH_DIFF_SECS \
-	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY)
 
 #define JV(v)		((struct json_object *) (v))
 #define PV(o)		((PgApiJsonValue) (o))
@@ -1190,6 +1184,30 @@ to_server(const char *s, size_t len, bool utf8)
 }
 
 /*
+ * pgapi_json_hash
+ *		A 64-bit hash of the JSON text of v (0 for NULL): equal values hash
+ *		alike, so a scan can tell whether a page repeats an earlier one.
+ *		Unlike serialize(), no check for clamped integers: a page is not
+ *		converted here.  Never ereports except on out-of-memory.
+ */
+uint64
+pgapi_json_hash(PgApiJsonValue v)
+{
+	size_t		len;
+	const char *s;
+
+	if (v == NULL)
+		return 0;
+	s = json_object_to_json_string_length(JV(v), PGAPI_JSON_TO_STRING, &len);
+	if (s == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	return hash_bytes_extended((const unsigned char *) s,
+							   (int) Min(len, (size_t) INT_MAX), 0);
+}
+
+/*
  * pgapi_json_to_text
  *		JSON text of any value (NULL gives "null"), palloc'd, UTF-8.
  *		ereports 22003 if it holds a clamped integer.
@@ -1322,59 +1340,6 @@ excerpt(const char *s, size_t len)
 	return (len > (size_t) l) ? psprintf("%.*s...", l, t) : pnstrdup(t, len);
 }
 
-/* "ddd...d" at *p, at least one digit */
-static bool
-eat_digits(const char **p, int n)
-{
-	for (int k = 0; k < n; k++)
-	{
-		if (!isdigit((unsigned char) (*p)[k]))
-			return false;
-	}
-	*p += n;
-	return true;
-}
-
-/*
- * is_rfc3339
- *		YYYY-MM-DD[Tt ]hh:mm:ss[.f+](Z|z|[+-]hh:mm): the explicit offset
- *		makes the result independent of TimeZone and DateStyle.
- */
-static bool
-is_rfc3339(const char *s, size_t len)
-{
-	const char *p = s;
-	const char *end = s + len;
-
-	if (len < 20 || len > 64)
-		return false;
-	if (!eat_digits(&p, 4) || *p++ != '-' || !eat_digits(&p, 2) ||
-		*p++ != '-' || !eat_digits(&p, 2))
-		return false;
-	if (*p != 'T' && *p != 't' && *p != ' ')
-		return false;
-	p++;
-	if (!eat_digits(&p, 2) || *p++ != ':' || !eat_digits(&p, 2) ||
-		*p++ != ':' || !eat_digits(&p, 2))
-		return false;
-	if (p < end && *p == '.')
-	{
-		p++;
-		if (p >= end || !isdigit((unsigned char) *p))
-			return false;
-		while (p < end && isdigit((unsigned char) *p))
-			p++;
-	}
-	if (p + 1 == end && (*p == 'Z' || *p == 'z'))
-		return true;
-	if (p + 6 == end && (*p == '+' || *p == '-'))
-	{
-		p++;
-		return eat_digits(&p, 2) && *p++ == ':' && eat_digits(&p, 2);
-	}
-	return false;
-}
-
 static void
 timestamp_out_of_range(const char *s, size_t len)
 {
@@ -1382,74 +1347,6 @@ timestamp_out_of_range(const char *s, size_t len)
 			(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 			 errmsg("timestamp out of range: Unix time %s",
 					excerpt(s, len))));
-}
-
-/*
- * unix_to_timestamptz
- *		Unix seconds (the JSON number's text, integer or fractional) to a
- *		TimestampTz, exactly to the microsecond (half away from zero);
- *		ereports 22008 on overflow.
- */
-static TimestampTz
-unix_to_timestamptz(const char *s, size_t len)
-{
-	const char *p = s;
-	bool		neg = false;
-	int64		secs = 0;
-	int64		usecs = 0;
-	int64		result;
-
-	if (strpbrk(s, "eE") != NULL)
-	{
-		/* exponent form: via double, rounded to the microsecond */
-		double		d = strtod(s, NULL);
-
-		d = rint((d - (double) PGAPI_EPOCH_DIFF_SECS) * USECS_PER_SEC);
-		if (!isfinite(d) || d < (double) MIN_TIMESTAMP ||
-			d >= (double) END_TIMESTAMP)
-			timestamp_out_of_range(s, len);
-		return (TimestampTz) d;
-	}
-
-	if (*p == '-')
-	{
-		neg = true;
-		p++;
-	}
-	while (isdigit((unsigned char) *p))
-	{
-		if (pg_mul_s64_overflow(secs, 10, &secs) ||
-			pg_add_s64_overflow(secs, *p - '0', &secs))
-			timestamp_out_of_range(s, len);
-		p++;
-	}
-	if (*p == '.')
-	{
-		int			ndigits = 0;
-
-		p++;
-		while (isdigit((unsigned char) *p))
-		{
-			if (ndigits < 6)
-				usecs = usecs * 10 + (*p - '0');
-			else if (ndigits == 6 && *p >= '5')
-				usecs++;		/* round half away from zero */
-			ndigits++;
-			p++;
-		}
-		for (; ndigits < 6; ndigits++)
-			usecs *= 10;
-	}
-	if (pg_mul_s64_overflow(secs, USECS_PER_SEC, &result) ||
-		pg_add_s64_overflow(result, usecs, &result))
-		timestamp_out_of_range(s, len);
-	if (neg)
-		result = -result;
-	if (pg_sub_s64_overflow(result, PGAPI_EPOCH_DIFF_SECS * USECS_PER_SEC,
-							&result) ||
-		!IS_VALID_TIMESTAMP(result))
-		timestamp_out_of_range(s, len);
-	return result;
 }
 
 /*
@@ -1557,13 +1454,14 @@ convert_scalar(JsonScalar *v, PgApiConvKind kind, FmgrInfo *flinfo,
 			{
 				TimestampTz ts;
 
-				ts = unix_to_timestamptz(scalar_cstring(v), v->len);
+				if (!pgapi_unix_to_timestamptz(scalar_cstring(v), v->len, &ts))
+					timestamp_out_of_range(v->s, v->len);
 				if (typmod >= 0)
 					AdjustTimestampForTypmod(&ts, typmod);
 				return TimestampTzGetDatum(ts);
 			}
 			scalar_cstring(v);
-			if (v->jt != json_type_string || !is_rfc3339(v->s, v->len))
+			if (v->jt != json_type_string || !pgapi_is_rfc3339(v->s, v->len))
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_DATETIME_FORMAT),
 						 errmsg("invalid input syntax for type timestamp with time zone: \"%s\"",
@@ -1827,7 +1725,10 @@ pgapi_json_tape_to_datum(const PgApiTape *t, uint32 idx,
 /*
  * Append up to the cap, replacing control characters by spaces and, in a
  * non-UTF-8 database, non-ASCII bytes by '?', so that the text is safe for
- * errdetail without a conversion that could ereport.
+ * errdetail without a conversion that could ereport.  An error body is not
+ * checked as UTF-8 before it gets here: in a UTF-8 database, a byte that
+ * does not start a valid UTF-8 character becomes '?' too, so DETAIL is
+ * always valid in the server encoding.
  */
 static void
 append_capped(StringInfo buf, const char *s, size_t len)
@@ -1842,16 +1743,21 @@ append_capped(StringInfo buf, const char *s, size_t len)
 			c = ' ';
 		else if (c >= 0x80 && ascii_only)
 			c = '?';
-		else if (c >= 0xC0)
+		else if (c >= 0x80)
 		{
-			/* keep a multibyte character whole or drop it */
+			/* keep a valid multibyte character whole, or drop it at the cap */
 			int			l = pg_utf_mblen(&c);
 
-			if (buf->len + l > PGAPI_JSON_ERROR_MAX || i + l > len)
-				break;
-			appendBinaryStringInfo(buf, s + i, l);
-			i += l - 1;
-			continue;
+			if (i + l <= len &&
+				pg_utf8_islegal((const unsigned char *) s + i, l))
+			{
+				if (buf->len + l > PGAPI_JSON_ERROR_MAX)
+					break;
+				appendBinaryStringInfo(buf, s + i, l);
+				i += l - 1;
+				continue;
+			}
+			c = '?';
 		}
 		appendStringInfoChar(buf, (char) c);
 	}

@@ -33,6 +33,7 @@
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/xact.h"
+#include "common/hashfn.h"
 #include "catalog/pg_type.h"
 #include "commands/explain.h"
 #include "executor/executor.h"
@@ -49,6 +50,7 @@
 #include "tcop/utility.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -57,6 +59,9 @@
 #include "pgapi_fdw.h"
 
 PG_FUNCTION_INFO_V1(pgapi_fdw_service_command);
+
+/* Key of the tag that a create carries, to find it after an unknown outcome */
+#define PGAPI_CORRELATION_KEY "pgapi_fdw_request"
 
 /* UPDATE may name at most this many ids with "id IN (...)" (W5) */
 #define PGAPI_MAX_MODIFIED_ROWS 10
@@ -520,7 +525,6 @@ write_result(PgApiRequest *req, bool optional, const char *what)
 {
 	ErrorContextCallback errcallback;
 	PgApiJsonDoc *doc;
-	PgApiJsonValue root;
 	PgApiJsonValue result;
 
 	if (req->data == NULL || req->data_len == 0)
@@ -531,11 +535,10 @@ write_result(PgApiRequest *req, bool optional, const char *what)
 	errcallback.previous = error_context_stack;
 	error_context_stack = &errcallback;
 
+	/* the envelope check scans use too (B8): an error under HTTP 200 */
 	doc = pgapi_json_parse(req->data, req->data_len);
-	root = pgapi_json_root(doc);
-	result = pgapi_json_get(root, "result");
-	if (pgapi_json_type(result) != PGAPI_JSON_OBJECT &&
-		!(optional && result == NULL))
+	result = pgapi_rest_result(req, doc, optional);
+	if (result != NULL && pgapi_json_type(result) != PGAPI_JSON_OBJECT)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_UNABLE_TO_CREATE_REPLY),
 				 errmsg("unexpected response from the ClickHouse Cloud API"),
@@ -920,6 +923,12 @@ modify_explain_lines(const PgApiResourceDesc *res,
 	/* a config write reads the whole configuration first */
 	if (operation == CMD_UPDATE && find_colidx(res, PGAPI_COL_ID, NULL) < 0)
 		lines = lappend(lines, makeString(psprintf("GET %s", filled)));
+	/* a create looks for an object of the same name first (W9) */
+	if (operation == CMD_INSERT && res->name_field != NULL)
+		lines = lappend(lines,
+						makeString(psprintf("GET %s",
+											pgapi_fill_path(res->path, NULL, res,
+															opts->organization_id))));
 	lines = lappend(lines, makeString(psprintf("%s %s",
 											   pgapi_method_name(method),
 											   filled)));
@@ -1048,6 +1057,107 @@ pgapiBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 											 ALLOCSET_SMALL_SIZES);
 }
 
+/* A random (version 4) UUID naming one create request (N7) */
+static char *
+correlation_id(void)
+{
+	uint8		b[16];
+
+	if (!pg_strong_random(b, sizeof(b)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate a random correlation tag")));
+	b[6] = (b[6] & 0x0f) | 0x40;
+	b[8] = (b[8] & 0x3f) | 0x80;
+	return psprintf("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+					b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
+					b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
+/*
+ * The tags of a create with the correlation tag appended (N7): the user's
+ * tags (JSON text, or NULL for none) must be an array of objects.
+ */
+static char *
+tags_with_correlation(PgApiModifyState *mstate, const char *colname,
+					  const char *tags, const char *id)
+{
+	Datum		tag;
+	Jsonb	   *user;
+	Jsonb	   *all;
+
+	tag = DirectFunctionCall1(jsonb_in,
+							  CStringGetDatum(psprintf("[{\"key\": \"%s\", \"value\": \"%s\"}]",
+													   PGAPI_CORRELATION_KEY, id)));
+	if (tags == NULL)
+		return DatumGetCString(DirectFunctionCall1(jsonb_out, tag));
+	user = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(tags)));
+	if (!JB_ROOT_IS_ARRAY(user) || JB_ROOT_IS_SCALAR(user))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for column \"%s\" of foreign table \"%s\"",
+						colname, mstate->relname),
+				 errdetail("The value must be a JSON array of {\"key\": ..., \"value\": ...} objects.")));
+	all = DatumGetJsonbP(DirectFunctionCall2(jsonb_concat, JsonbPGetDatum(user), tag));
+	return JsonbToCString(NULL, &all->root, VARSIZE(all));
+}
+
+/*
+ * Keep the names of created objects unique (W9).  The (server, name) pair
+ * is locked until the end of the transaction, so concurrent INSERTs of one
+ * name in this cluster run one after the other; then the current list is
+ * read (never from the response cache).  An object of that name, perhaps
+ * made by an earlier INSERT whose outcome was unknown, is an error before
+ * anything is written.
+ */
+static void
+check_new_name(PgApiModifyState *mstate, const char *name)
+{
+	const PgApiResourceDesc *res = mstate->res;
+	PgApiRequest *req;
+	PgApiJsonValue rows;
+	int			nrows;
+
+	DirectFunctionCall2(pg_advisory_xact_lock_int4,
+						Int32GetDatum((int32) mstate->opts.serverid),
+						Int32GetDatum((int32) hash_bytes((const unsigned char *) name,
+														 strlen(name))));
+
+	req = pgapi_request_new(mstate->temp_cxt, PGAPI_GET,
+							pgapi_fill_path(res->path, NULL, res,
+											organization(mstate)));
+	req->no_cache = true;
+	pgapi_http_execute(mstate->conn, req, &mstate->stats);
+	/* the envelope check of every ClickHouse response (B8) */
+	rows = pgapi_rest_result(req, pgapi_json_parse(req->data, req->data_len),
+							 false);
+	if (pgapi_json_type(rows) != PGAPI_JSON_ARRAY)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("unexpected response from the %s",
+						pgapi_api_name(res->api)),
+				 errdetail("The response has no \"result\" array."),
+				 errcontext("remote request: GET %s", req->path)));
+
+	nrows = pgapi_json_array_length(rows);
+	for (int i = 0; i < nrows; i++)
+	{
+		PgApiJsonValue row = pgapi_json_array_get(rows, i);
+		char	   *other = pgapi_json_scalar_text(pgapi_json_get(row, res->name_field));
+
+		if (other != NULL && strcmp(other, name) == 0)
+		{
+			char	   *id = pgapi_json_scalar_text(pgapi_json_get(row, "id"));
+
+			ereport(ERROR,
+					(errcode(ERRCODE_DUPLICATE_OBJECT),
+					 errmsg("service \"%s\" already exists", name),
+					 errdetail("Service \"%s\" has id %s.", name, id ? id : "(none)"),
+					 errhint("Service names are kept unique, so that repeating an INSERT whose outcome was unknown cannot create a second service.")));
+		}
+	}
+}
+
 /*
  * pgapiExecForeignInsert
  *		One POST per row.  Every value is checked (settable column, API enum)
@@ -1068,10 +1178,15 @@ pgapiExecForeignInsert(EState *estate, ResultRelInfo *rinfo,
 	char	   *path;
 	PgApiJsonValue result;
 	char	   *id;
+	const PgApiResourceDesc *res = mstate->res;
+	char	   *tags = NULL;
+	const char *tags_column;
+	char	   *correlation = NULL;
 
 	MemoryContextReset(mstate->temp_cxt);
 	oldcxt = MemoryContextSwitchTo(mstate->temp_cxt);
 
+	tags_column = res->tag_field;
 	slot_getallattrs(slot);
 	body = pgapi_jb_object();
 	for (int a = 0; a < tupdesc->natts; a++)
@@ -1088,22 +1203,48 @@ pgapiExecForeignInsert(EState *estate, ResultRelInfo *rinfo,
 					 errmsg("column \"%s\" of foreign table \"%s\" cannot be set by INSERT",
 							NameStr(att->attname), mstate->relname),
 					 errhint("The %s API sets only: %s.",
-							 pgapi_api_name(mstate->res->api),
-							 settable_columns(mstate->res, PGAPI_COL_INSERT))));
+							 pgapi_api_name(res->api),
+							 settable_columns(res, PGAPI_COL_INSERT))));
 		if (col->allowed)
 			check_allowed(col, datum_text(slot->tts_values[a], att->atttypid),
 						  mstate->relname);
-		if (strcmp(col->name, "name") == 0)
+		if (res->name_field && strcmp(column_field(col), res->name_field) == 0)
 			name = datum_text(slot->tts_values[a], att->atttypid);
+		if (res->tag_field && strcmp(column_field(col), res->tag_field) == 0)
+		{
+			tags = datum_text(slot->tts_values[a], att->atttypid);
+			tags_column = NameStr(att->attname);
+			continue;
+		}
 		add_value(body, column_field(col), slot->tts_values[a], false,
 				  att->atttypid);
 	}
+	if (res->tag_field)
+	{
+		correlation = correlation_id();
+		pgapi_jb_add_json(body, res->tag_field,
+						  tags_with_correlation(mstate, tags_column, tags,
+												correlation));
+	}
 
 	check_read_write("INSERT");
-	path = pgapi_fill_path(mstate->res->insert_path, NULL, mstate->res,
-						   organization(mstate));
+	if (res->name_field && name != NULL)
+		check_new_name(mstate, name);
+	path = pgapi_fill_path(res->insert_path, NULL, res, organization(mstate));
 	req = pgapi_request_new(mstate->temp_cxt, PGAPI_POST, path);
 	req->body = pgapi_jb_finish(body, &req->body_len);
+	if (correlation)
+	{
+		req->correlation = psprintf("%s = \"%s\"", PGAPI_CORRELATION_KEY,
+									correlation);
+		req->unknown_hint =
+			psprintf("Look for a service tagged %s before repeating the INSERT, for example: SELECT id, state FROM %s WHERE %s @> '[{\"key\": \"%s\", \"value\": \"%s\"}]'.",
+					 req->correlation,
+					 quote_qualified_identifier(get_namespace_name(RelationGetNamespace(mstate->rel)),
+												RelationGetRelationName(mstate->rel)),
+					 quote_identifier(tags_column), PGAPI_CORRELATION_KEY,
+					 correlation);
+	}
 	what = name ? psprintf("creating service \"%s\"", name) :
 		psprintf("inserting into foreign table \"%s\"", mstate->relname);
 

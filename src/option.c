@@ -46,6 +46,7 @@ typedef enum PgApiOptKind
 {
 	OPT_API,
 	OPT_URL,
+	OPT_PATH,
 	OPT_ORG,
 	OPT_INT,
 	OPT_INTERVAL,
@@ -69,6 +70,7 @@ typedef struct PgApiOption
 static const PgApiOption pgapi_options[] = {
 	{"api", ForeignServerRelationId, OPT_API, false, 0, 0},
 	{"url", ForeignServerRelationId, OPT_URL, true, 0, 0},
+	{"ca_file", ForeignServerRelationId, OPT_PATH, true, 0, 0},
 	{"organization_id", ForeignServerRelationId, OPT_ORG, false, 0, 0},
 	{"timeout_ms", ForeignServerRelationId, OPT_INT, false, 1, 3600000},
 	{"connect_timeout_ms", ForeignServerRelationId, OPT_INT, false, 1, 600000},
@@ -273,6 +275,29 @@ check_url(const char *url)
 				 errdetail("The URL must not have a query string or fragment.")));
 }
 
+/*
+ * A file the server reads (ca_file): an absolute path, so that it does not
+ * depend on the server's working directory, without control characters.
+ * Whether the file exists and holds certificates is found out at the first
+ * request (an ERROR naming the problem then), since the server may read
+ * paths the session cannot check.
+ */
+static void
+check_path(const char *name, const char *value)
+{
+	if (!is_absolute_path(value))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for option \"%s\": \"%s\"", name, value),
+				 errdetail("The value must be an absolute path.")));
+	for (const char *p = value; *p; p++)
+		if ((unsigned char) *p < 0x20 || (unsigned char) *p == 0x7f)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid value for option \"%s\"", name),
+					 errdetail("The path contains a control character.")));
+}
+
 static int64
 parse_int_option(const PgApiOption *opt, const char *value)
 {
@@ -403,6 +428,9 @@ check_option_value(const PgApiOption *opt, DefElem *def)
 			break;
 		case OPT_URL:
 			check_url(value);
+			break;
+		case OPT_PATH:
+			check_path(opt->name, value);
 			break;
 		case OPT_ORG:
 			check_identifier(opt->name, value);
@@ -557,6 +585,8 @@ pgapi_get_server_options(Oid serverid, PgApiServerOptions *opts)
 				PGAPI_PGANALYZE : PGAPI_CLICKHOUSE;
 		else if (strcmp(def->defname, "url") == 0)
 			opts->url = pstrdup(value);
+		else if (strcmp(def->defname, "ca_file") == 0)
+			opts->ca_file = pstrdup(value);
 		else if (strcmp(def->defname, "organization_id") == 0)
 			opts->organization_id = pstrdup(value);
 		else if (strcmp(def->defname, "timeout_ms") == 0)

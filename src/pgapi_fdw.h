@@ -4,7 +4,8 @@
  *		  Shared types and declarations of pgapi_fdw.
  *
  * The extension is split by job: option.c (options and validator),
- * http.c (libcurl), json.c (json-c; the only file that includes it),
+ * http.c (libcurl), headers.c (response header lines), json.c (json-c;
+ * the only file that includes it), rfc3339.c (timestamps as API text),
  * resource.c plus api_*.c (resource descriptors, which are data),
  * deparse.c (quals to request parameters, EXPLAIN text), rest.c and
  * graphql.c (request building per protocol) and pgapi_fdw.c (the FDW
@@ -50,6 +51,7 @@ typedef struct PgApiServerOptions
 	Oid			serverid;
 	PgApiKind	api;
 	char	   *url;			/* base URL without trailing slash */
+	char	   *ca_file;		/* PEM bundle of trusted CAs; NULL: system's */
 	char	   *organization_id;	/* NULL: discover */
 	int			timeout_ms;
 	int			connect_timeout_ms;
@@ -140,6 +142,10 @@ typedef struct PgApiRequest
 								 * of application/json */
 	const char *label;			/* how errors name the request when the path
 								 * says nothing (GraphQL: the root field) */
+	bool		no_cache;		/* never answered from the response cache */
+	const char *correlation;	/* writes: the tag the request carried, for
+								 * DETAIL when the outcome is unknown (N7) */
+	const char *unknown_hint;	/* writes: HINT when the outcome is unknown */
 
 	/* set by the HTTP layer */
 	long		status;			/* final HTTP status, 0 until done */
@@ -178,13 +184,63 @@ extern void pgapi_http_run(PgApiConnection *conn, PgApiRequest **reqs,
 extern void pgapi_http_execute(PgApiConnection *conn, PgApiRequest *req,
 							   PgApiStats *stats);
 extern char *pgapi_redact(PgApiConnection *conn, const char *text);
+extern char *pgapi_http_error_detail(PgApiRequest *req);
+
+/* ----------------------------------------------------------------
+ *		headers.c
+ * ----------------------------------------------------------------
+ */
+
+/* Longest values of Content-Type, Retry-After, X-RateLimit-Reset kept. */
+#define PGAPI_HEADER_VALUE_MAX	64
+
+/* Media type of a response, as classified from its Content-Type. */
+typedef enum PgApiContentType
+{
+	PGAPI_CT_NONE,				/* no Content-Type header */
+	PGAPI_CT_JSON,				/* application/json */
+	PGAPI_CT_TEXT,				/* text/plain */
+	PGAPI_CT_OTHER
+} PgApiContentType;
+
+/* What the header lines of one response said; fixed size (B13). */
+typedef struct PgApiRespHeaders
+{
+	PgApiContentType ctype;
+	char		ctype_text[PGAPI_HEADER_VALUE_MAX]; /* prefix, for messages */
+	char		retry_after[PGAPI_HEADER_VALUE_MAX];	/* "" if absent */
+	char		ratelimit_reset[PGAPI_HEADER_VALUE_MAX];	/* "" if absent */
+} PgApiRespHeaders;
+
+extern void pgapi_headers_reset(PgApiRespHeaders *h);
+extern void pgapi_headers_line(PgApiRespHeaders *h, const char *line,
+							   size_t len);
+extern double pgapi_headers_retry_wait(const PgApiRespHeaders *h, time_t now);
 
 /* ----------------------------------------------------------------
  *		ratelimit.c
  * ----------------------------------------------------------------
  */
 
+/*
+ * A client-side limit of requests per window: the requests let through,
+ * counted in slots of window_ms / PGAPI_RATE_SLOTS (see ratelimit.c).
+ * Zeroed means empty.
+ */
+#define PGAPI_RATE_SLOTS 16
+#define PGAPI_RATE_RING (PGAPI_RATE_SLOTS + 2)
+
+typedef struct PgApiRateWindow
+{
+	int			requests;		/* settings the counts were made with */
+	int			window_ms;
+	int64		newest;			/* slot number of counts[newest % RING] */
+	int32		counts[PGAPI_RATE_RING];
+} PgApiRateWindow;
+
 extern void pgapi_ratelimit_init(void);
+extern void pgapi_ratewindow(PgApiRateWindow *w, int requests, int window_ms,
+							 double now_ms, bool take, double *wait_ms);
 extern bool pgapi_ratelimit_shared(uint64 key, int requests, int window_ms,
 								   bool take, double *wait_ms);
 
@@ -193,11 +249,12 @@ extern bool pgapi_ratelimit_shared(uint64 key, int requests, int window_ms,
  * ----------------------------------------------------------------
  */
 
-extern bool pgapi_cache_lookup(Oid umid, const PgApiRequest *req, char **data,
-							   size_t *data_len, long *status);
-extern void pgapi_cache_store(Oid umid, int ttl_ms, const PgApiRequest *req,
+extern void pgapi_cache_init(void);
+extern bool pgapi_cache_lookup(uint64 owner, const PgApiRequest *req,
+							   char **data, size_t *data_len, long *status);
+extern void pgapi_cache_store(uint64 owner, int ttl_ms, const PgApiRequest *req,
 							  const char *data, size_t data_len, long status);
-extern int	pgapi_cache_forget(Oid umid);
+extern int	pgapi_cache_forget(uint64 owner);
 
 /* ----------------------------------------------------------------
  *		jsontape.c
@@ -329,6 +386,7 @@ extern PgApiJsonValue pgapi_json_object_entry(PgApiJsonValue obj, int i,
 											  const char **key);
 extern const char *pgapi_json_string(PgApiJsonValue v, size_t *len);
 extern char *pgapi_json_to_text(PgApiJsonValue v);
+extern uint64 pgapi_json_hash(PgApiJsonValue v);
 extern char *pgapi_json_scalar_text(PgApiJsonValue v);
 extern void pgapi_json_init_conv(PgApiColumnConv *conv, Oid typid,
 								 int32 typmod);
@@ -473,6 +531,10 @@ typedef struct PgApiResourceDesc
 	const char *insert_path;	/* POST */
 	const char *update_path;	/* PATCH */
 	const char *delete_path;	/* DELETE */
+	const char *name_field;		/* creates: object names are kept unique
+								 * (W9) */
+	const char *tag_field;		/* creates: array of {"key", "value"} that
+								 * carries the correlation tag (N7) */
 } PgApiResourceDesc;
 
 extern const PgApiResourceDesc *pgapi_find_resource(const char *name);
@@ -536,11 +598,25 @@ extern bool pgapi_match_key_qual(struct PlannerInfo *root,
 extern char *pgapi_format_value(Datum value, Oid typid,
 								PgApiValueFormat format,
 								const char *colname, const char *relname);
-extern TimestampTz pgapi_truncate_ms(TimestampTz ts);
 extern void pgapi_append_escaped(StringInfo buf, const char *s);
 extern char *pgapi_fill_path(const char *template, const char *const *values,
 							 const PgApiResourceDesc *res,
 							 const char *organization_id);
+
+/* ----------------------------------------------------------------
+ *		rfc3339.c
+ * ----------------------------------------------------------------
+ */
+
+/* Length of "YYYY-MM-DDTHH:MM:SS.mmmZ", without the NUL. */
+#define PGAPI_RFC3339_LEN 24
+
+extern bool pgapi_is_rfc3339(const char *s, size_t len);
+extern bool pgapi_unix_to_timestamptz(const char *s, size_t len,
+									  TimestampTz *result);
+extern TimestampTz pgapi_truncate_ms(TimestampTz ts);
+extern int64 pgapi_unix_seconds(TimestampTz ts);
+extern bool pgapi_format_rfc3339(TimestampTz ts, char *buf);
 
 /* ----------------------------------------------------------------
  *		scan.c
@@ -600,6 +676,14 @@ extern char *pgapi_scan_selection(const PgApiResourceDesc *res, int natts,
 extern char *pgapi_organization_id(const PgApiServerOptions *opts,
 								   UserMapping *user, PgApiConnection *conn,
 								   PgApiStats *stats);
+
+/* ----------------------------------------------------------------
+ *		rest.c
+ * ----------------------------------------------------------------
+ */
+
+extern PgApiJsonValue pgapi_rest_result(PgApiRequest *req, PgApiJsonDoc *doc,
+										bool optional);
 
 /* ----------------------------------------------------------------
  *		graphql.c

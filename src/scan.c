@@ -60,6 +60,7 @@ typedef struct PgApiStream
 	bool		single;			/* one-object GET (by id) */
 	int64		offset;			/* next page's offset */
 	int64		fetched;		/* rows received so far */
+	int			npages;			/* full pages so far (B10) */
 } PgApiStream;
 
 /*
@@ -76,6 +77,13 @@ typedef struct PgApiPageMark
 	uint64		len;
 	uint64		hash;
 } PgApiPageMark;
+
+/* An entry of PgApiScan.page_marks: a mark and the number of its page. */
+typedef struct PgApiPageMarkEntry
+{
+	PgApiPageMark mark;
+	int			page;			/* 1-based, among the stream's full pages */
+} PgApiPageMarkEntry;
 
 /* One HTTP request: one stream (REST) or a batch of them (GraphQL). */
 typedef struct PgApiFetch
@@ -109,6 +117,7 @@ struct PgApiScan
 	char	   *selection;		/* GraphQL selection set */
 	PgApiJsonPath **paths;		/* attnum - 1 -> compiled field path */
 	PgApiColumnConv *convs;		/* attnum - 1 -> conversion */
+	bool	   *notnull;		/* attnum - 1 -> declared NOT NULL */
 	bool		need_detail;	/* DETAIL columns wanted from a list */
 	int			id_colidx;		/* the PGAPI_COL_ID column, or -1 */
 
@@ -572,44 +581,6 @@ bad_reply(PgApiRequest *req, const char *detail)
 }
 
 /*
- * The payload of a ClickHouse response: "result", after checking the
- * envelope (RELIABILITY B8).
- */
-static PgApiJsonValue
-rest_payload(PgApiRequest *req, PgApiJsonDoc *doc)
-{
-	PgApiJsonValue root = pgapi_json_root(doc);
-	PgApiJsonValue status;
-	PgApiJsonValue result;
-
-	if (pgapi_json_type(root) != PGAPI_JSON_OBJECT)
-		bad_reply(req, "The response is not a JSON object.");
-	status = pgapi_json_get(root, "status");
-	if (pgapi_json_get(root, "error") != NULL ||
-		(pgapi_json_type(status) == PGAPI_JSON_INT &&
-		 strtol(pgapi_json_scalar_text(status), NULL, 10) >= 400))
-	{
-		char	   *message = NULL;
-		char	   *request_id = NULL;
-		char	   *code = NULL;
-
-		pgapi_json_error_fields(req->data, req->data_len, &message, &request_id, &code);
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("ClickHouse Cloud API reported an error in a successful response"),
-				 errdetail_internal("%s%s%s", message ? message : "(no message)",
-									request_id ? " requestId: " : "",
-									request_id ? request_id : ""),
-				 errcontext("remote request: %s %s", pgapi_method_name(req->method),
-							req->path)));
-	}
-	result = pgapi_json_get(root, "result");
-	if (result == NULL)
-		bad_reply(req, "The response has no \"result\".");
-	return result;
-}
-
-/*
  * The values of a fan-out (DESIGN.md "Fan-out"): list the parent objects
  * with one request (the services of the organization, the servers of a
  * pganalyze account) and return their ids as parameter values.
@@ -644,7 +615,7 @@ list_fanout_values(PgApiScan *scan, const PgApiColumnDesc *target)
 												scan->organization_id));
 		pgapi_http_execute(scan->conn, req, scan->stats);
 		doc = parse_response(req);
-		rows = rest_payload(req, doc);
+		rows = pgapi_rest_result(req, doc, false);
 	}
 	if (pgapi_json_type(rows) == PGAPI_JSON_NULL)
 		return NIL;
@@ -1008,8 +979,9 @@ fetch_details(PgApiScan *scan, PgApiRequest *page)
 		if (reqs[i]->status == 404)
 			scan->details[i] = NULL;	/* deleted meanwhile: no row */
 		else
-			scan->details[i] = rest_payload(reqs[i],
-											parse_response(reqs[i]));
+			scan->details[i] = pgapi_rest_result(reqs[i],
+												 parse_response(reqs[i]),
+												 false);
 	}
 }
 
@@ -1026,57 +998,75 @@ fetch_details(PgApiScan *scan, PgApiRequest *page)
  * share a mark they must have the same row count and text length and
  * byte-identical runs of rows at both ends (a few rows each), which only
  * data made of repeated rows gives; and the 64-bit hash makes a collision
- * negligible.  The envelope is left out when the rows are known, so a
- * response id that changes with every response does not hide a repeated
- * page.
+ * negligible.  The envelope is always left out, so a response id that
+ * changes with every response does not hide a repeated page: rows is the
+ * text of the rows (from the tape), or NULL when there is no tape, and then
+ * the json-c payload's text is hashed whole.  Every earlier full page of
+ * the stream is compared, so cycles are caught too.
  */
 static void
 check_page_mark(PgApiScan *scan, PgApiRequest *req, PgApiStream *stream,
-				int64 nrows, const char *rows, size_t len)
+				int64 nrows, const char *rows, size_t len,
+				PgApiJsonValue payload)
 {
 	PgApiPageMark mark;
 	size_t		head = Min(len, (size_t) PGAPI_MARK_BYTES);
 	size_t		tail = Min(len - head, (size_t) PGAPI_MARK_BYTES);
+	PgApiPageMarkEntry *entry;
 	bool		found;
 
 	memset(&mark, 0, sizeof(mark));
 	mark.stream = stream;
 	mark.nrows = nrows;
-	mark.len = len;
-	mark.hash = hash_bytes_extended((const unsigned char *) rows, (int) head, 0);
-	if (tail > 0)
-		mark.hash = hash_bytes_extended((const unsigned char *) rows + len - tail,
-										(int) tail, mark.hash);
+	if (rows == NULL)
+	{
+		/* no text: a hash of all of the rows as json-c prints them */
+		mark.len = 0;
+		mark.hash = pgapi_json_hash(payload);
+	}
+	else
+	{
+		mark.len = len;
+		mark.hash = hash_bytes_extended((const unsigned char *) rows, (int) head, 0);
+		if (tail > 0)
+			mark.hash = hash_bytes_extended((const unsigned char *) rows + len - tail,
+											(int) tail, mark.hash);
+	}
 
 	if (scan->page_marks == NULL)
 	{
 		HASHCTL		ctl;
 
 		ctl.keysize = sizeof(PgApiPageMark);
-		ctl.entrysize = sizeof(PgApiPageMark);
+		ctl.entrysize = sizeof(PgApiPageMarkEntry);
 		ctl.hcxt = scan->cxt;
 		scan->page_marks = hash_create("pgapi_fdw page marks", 64, &ctl,
 									   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	}
-	(void) hash_search(scan->page_marks, &mark, HASH_ENTER, &found);
+	stream->npages++;
+	entry = hash_search(scan->page_marks, &mark, HASH_ENTER, &found);
 	if (found)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_UNABLE_TO_CREATE_REPLY),
 				 errmsg("pagination did not advance for foreign table \"%s\"",
 						scan->spec->relname),
-				 errdetail("The API returned the same page twice."),
+				 errdetail("Page %d has the same rows as page %d: the API ignores the offset, or its pages repeat.",
+						   stream->npages, entry->page),
 				 errcontext("remote request: GET %s", req->path)));
+	entry->page = stream->npages;
 }
 
 /*
  * Paging after a page of a REST stream arrived: request the next page at
  * once when this one was full (so it is on the wire while this one is
  * read); otherwise the stream is done.  Guards against an API that does not
- * advance (check_page_mark; rows/len as there) and against max_pages.
+ * advance (check_page_mark; rows/len/payload as there) and against
+ * max_pages.
  */
 static void
 continue_paging(PgApiScan *scan, PgApiRequest *req, PgApiStream *stream,
-				int64 nrows, const char *rows, size_t len)
+				int64 nrows, const char *rows, size_t len,
+				PgApiJsonValue payload)
 {
 	int64		asked = page_limit(scan, stream);
 	MemoryContext oldcxt;
@@ -1087,7 +1077,7 @@ continue_paging(PgApiScan *scan, PgApiRequest *req, PgApiStream *stream,
 	if (nrows > asked)
 		bad_reply(req, "The API returned more rows than the page size asked for.");
 	if (nrows == asked)
-		check_page_mark(scan, req, stream, nrows, rows, len);
+		check_page_mark(scan, req, stream, nrows, rows, len, payload);
 	stream->fetched += nrows;
 	stream->offset += nrows;
 
@@ -1121,7 +1111,8 @@ tape_result(const PgApiTape *t)
  * Position the row iterator on the first row of the current response's
  * payload scan->payload_idx, or of a later one.  False when the response
  * has no more rows.  rows/len: the JSON text of the rows when known (from
- * a tape the tape path did not take), for their mark; NULL for the body.
+ * a tape the tape path did not take), for their mark; NULL: json-c prints
+ * them.
  */
 static bool
 start_payload(PgApiScan *scan, const char *rows, size_t len)
@@ -1137,7 +1128,7 @@ start_payload(PgApiScan *scan, const char *rows, size_t len)
 		if (scan->res->gql_field)
 			payload = pgapi_graphql_data(req, scan->page_doc, scan->payload_idx);
 		else
-			payload = rest_payload(req, scan->page_doc);
+			payload = pgapi_rest_result(req, scan->page_doc, false);
 
 		memset(&scan->iter, 0, sizeof(PgApiRowIter));
 		scan->iter.nlevels = scan->res->nsteps;
@@ -1145,8 +1136,15 @@ start_payload(PgApiScan *scan, const char *rows, size_t len)
 		scan->have_row = iter_descend(scan, req, &scan->iter, 0, payload);
 
 		if (!scan->res->gql_field)
-			continue_paging(scan, req, stream, scan->iter.count[0],
-							rows ? rows : req->data, rows ? len : req->data_len);
+		{
+			/*
+			 * The rows' text, never the whole body: its requestId differs
+			 * between responses with the same rows (B10).  Without a tape,
+			 * the hash of the rows as json-c prints them.
+			 */
+			continue_paging(scan, req, stream, scan->iter.count[0], rows, len,
+							payload);
+		}
 
 		if (scan->have_row)
 		{
@@ -1188,7 +1186,7 @@ start_tape_payload(PgApiScan *scan, PgApiRequest *req, PgApiTape *t,
 	v = pgapi_tape_member(t, 0, "status", 6);
 	if (v != 0 && nodes[v].type == PGAPI_TAPE_INT)
 	{
-		/* as strtol of its text; a long one is rest_payload's to judge */
+		/* as strtol of its text; a long one is pgapi_rest_result's to judge */
 		if (nodes[v].len > 4 || strtol(t->data + nodes[v].start, NULL, 10) >= 400)
 			return false;
 	}
@@ -1236,7 +1234,7 @@ start_tape_payload(PgApiScan *scan, PgApiRequest *req, PgApiTape *t,
 	scan->page_tape = t;
 	scan->page_stream = stream;
 	continue_paging(scan, req, stream, nrows, t->data + nodes[result].start,
-					nodes[result].len);
+					nodes[result].len, NULL);
 	scan->tape_row = first;
 	scan->tape_rows_left = nrows - 1;
 	scan->have_row = (nrows > 0);
@@ -1330,10 +1328,40 @@ conversion_error_callback(void *arg)
 {
 	PgApiScan  *scan = (PgApiScan *) arg;
 
-	if (scan->cur_attnum > 0)
+	const char *field;
+
+	if (scan->cur_attnum <= 0)
+		return;
+	field = scan->spec->attfield[scan->cur_attnum - 1];
+	if (field && field[0] != '$')
+		errcontext("column \"%s\" of foreign table \"%s\", JSON field \"%s\"",
+				   NameStr(TupleDescAttr(scan->spec->tupdesc, scan->cur_attnum - 1)->attname),
+				   scan->spec->relname, field);
+	else
 		errcontext("column \"%s\" of foreign table \"%s\"",
 				   NameStr(TupleDescAttr(scan->spec->tupdesc, scan->cur_attnum - 1)->attname),
 				   scan->spec->relname);
+}
+
+/*
+ * A NOT NULL column got no value: the API sent null or left the field out.
+ * PostgreSQL does not check constraints of foreign tables, so a required
+ * field is declared NOT NULL and checked here (RELIABILITY B5): an ERROR
+ * naming column, table and JSON field (the error context), never a NULL.
+ */
+static void
+not_null_error(PgApiScan *scan, int a)
+{
+	const char *field = scan->spec->attfield[a];
+
+	ereport(ERROR,
+			(errcode(ERRCODE_NOT_NULL_VIOLATION),
+			 errmsg("null value in column \"%s\" of foreign table \"%s\" violates not-null constraint",
+					NameStr(TupleDescAttr(scan->spec->tupdesc, a)->attname),
+					scan->spec->relname),
+			 field ?
+			 errdetail("The API response has null or no value for JSON field \"%s\".", field) :
+			 errdetail("The API response has no value for the column.")));
 }
 
 /* Convert the text of a "$key" (or a mapped value) with the input function. */
@@ -1418,10 +1446,14 @@ build_row(PgApiScan *scan, Datum *values, bool *isnull)
 		if (field && field[0] == '$' && strcmp(field, "$value") == 0)
 		{
 			values[a] = pgapi_json_to_datum(elem, &scan->convs[a], &isnull[a]);
+			if (isnull[a] && scan->notnull[a])
+				not_null_error(scan, a);
 			continue;
 		}
 		values[a] = pgapi_json_to_datum(pgapi_json_get_path(elem, scan->paths[a]),
 										&scan->convs[a], &isnull[a]);
+		if (isnull[a] && scan->notnull[a])
+			not_null_error(scan, a);
 	}
 
 	scan->cur_attnum = 0;
@@ -1509,6 +1541,9 @@ build_row_tape(PgApiScan *scan, Datum *values, bool *isnull)
 		if (node != 0)
 			values[a] = pgapi_json_tape_to_datum(t, node, &scan->convs[a],
 												 &isnull[a]);
+		/* a missing member (node 0) or null: as build_row (B5) */
+		if (isnull[a] && scan->notnull[a])
+			not_null_error(scan, a);
 	}
 
 	scan->cur_attnum = 0;
@@ -1630,6 +1665,7 @@ pgapi_scan_begin(PgApiScanSpec *spec, UserMapping *user, PgApiStats *stats)
 
 	scan->paths = palloc0(sizeof(PgApiJsonPath *) * natts);
 	scan->convs = palloc0(sizeof(PgApiColumnConv) * natts);
+	scan->notnull = palloc0(sizeof(bool) * natts);
 	for (int a = 0; a < natts; a++)
 	{
 		Form_pg_attribute att = TupleDescAttr(spec->tupdesc, a);
@@ -1638,6 +1674,7 @@ pgapi_scan_begin(PgApiScanSpec *spec, UserMapping *user, PgApiStats *stats)
 		if (att->attisdropped || !spec->attneeded[a])
 			continue;
 		pgapi_json_init_conv(&scan->convs[a], att->atttypid, att->atttypmod);
+		scan->notnull[a] = att->attnotnull;
 		if (spec->attfield[a] && spec->attfield[a][0] != '$')
 			scan->paths[a] = pgapi_json_compile_path(spec->attfield[a]);
 		if (colidx >= 0 && (scan->res->columns[colidx].flags & PGAPI_COL_DETAIL) &&

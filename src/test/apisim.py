@@ -34,7 +34,11 @@ Control endpoints (no auth, never journaled; all answer JSON):
                                               "seed": "apisim"} | null}
   POST /__mock/fault             {"match": {"method", "path" (regex, searched), "auth_user",
                                   "api": "clickhouse"|"pganalyze", "nth_on_conn": K},
-                                  "times": 1 (-1 = forever), "action": {...}} -> {"ok", "id"}
+                                  "times": 1 (-1 = forever), "p": 1.0, "seed": id,
+                                  "action": {...}} -> {"ok", "id"}
+                                 "p" < 1: a matching request takes the fault with that
+                                 probability (a seeded RNG per fault), else the next
+                                 fault is tried; "times" counts only the taken ones.
   GET  /__mock/faults            active faults (GET /__mock/faults/all: also used-up ones)
   POST /__mock/faults/clear
 Fault actions: {"status", "headers", "body" | "body_b64", "content_type" (null = none)},
@@ -42,7 +46,9 @@ Fault actions: {"status", "headers", "body" | "body_b64", "content_type" (null =
   {"close_before_headers": true}, {"truncate": true},
   {"slow_body": {"chunk", "interval_ms", "total_ms"}}, {"oversize": {"bytes", "chunked"}},
   {"redirect": {"status", "location"}}, {"raw": "<base64>"}, {"http10": true},
-  {"huge_header": {"bytes", "count"}}.  "delay_ms" combines with any other action, and
+  {"huge_header": {"bytes", "count"}}, {"drop_params": ["offset", ...]} (processed as if those
+  query parameters were not sent), {"gzip_bomb": {"bytes"}} (a gzip body that inflates to that
+  many bytes).  "delay_ms" combines with any other action, and
   "huge_header", "http10", "truncate", "slow_body" apply to the normal (processed) response.
 A credential "mock:<base64 JSON>" (pganalyze token) or "mock-<base64 JSON>" (ClickHouse key
 id) registers the faults of the JSON ({"action":..} or {"faults": [..]}) for that credential.
@@ -61,6 +67,7 @@ import io
 import json
 import math
 import os
+import random
 import re
 import select
 import signal
@@ -557,6 +564,11 @@ def prom_num(v):
     return repr(v) if isinstance(v, float) else str(v)
 
 
+def fault_view(f):
+    """A fault as the control endpoints show it (without its RNG)."""
+    return {k: v for k, v in f.items() if k != "rng"}
+
+
 # ---------------------------------------------------------------------------
 # the simulator state
 # ---------------------------------------------------------------------------
@@ -752,6 +764,8 @@ class Sim:
                 if m.get("api") and m["api"] != ("pganalyze" if path == "/graphql" else "clickhouse"):
                     continue
                 if m.get("nth_on_conn") and m["nth_on_conn"] != nth:
+                    continue
+                if "rng" in f and f["rng"].random() >= f["p"]:
                     continue
                 if f["times"] > 0:
                     f["times"] -= 1
@@ -2080,6 +2094,36 @@ class GQLExec:
 FILLER_REC = b'{"id":"0123456789abcdef0123456789abcdef","n":1234567890,"s":"filler"},'
 FILLER_BLOCK = FILLER_REC * (65536 // len(FILLER_REC))
 OVERSIZE_PREFIX = b'{"status":200,"result":['
+_GZIP_BOMBS = {}
+
+
+def gzip_bomb_body(total):
+    """A gzip member that inflates to about `total` bytes: a JSON prefix,
+    then zeros.  One 1 MiB block of zeros is deflated once and repeated
+    (each copy ends in a full flush, so none refers to another), so even
+    1 GiB takes milliseconds; the trailer's CRC and size are right."""
+    if total in _GZIP_BOMBS:
+        return _GZIP_BOMBS[total]
+    import zlib
+    chunk = 1 << 20
+    head = OVERSIZE_PREFIX + b'"'
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    first = c.compress(head) + c.flush(zlib.Z_FULL_FLUSH)
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    zeros = b"\0" * chunk
+    block = c.compress(zeros) + c.flush(zlib.Z_FULL_FLUSH)
+    last = zlib.compressobj(9, zlib.DEFLATED, -15).flush(zlib.Z_FINISH)
+    n = max(0, (total - len(head)) // chunk)
+    crc = zlib.crc32(head)
+    for _ in range(n):
+        crc = zlib.crc32(zeros, crc)
+    size = len(head) + n * chunk
+    body = (b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff" + first + block * n + last +
+            struct.pack("<II", crc & 0xFFFFFFFF, size & 0xFFFFFFFF))
+    _GZIP_BOMBS[total] = body
+    return body
+
+
 SAMPLE_ERR = {400: "error.400.json", 401: "error.401.json", 404: "error.404.json", 429: "error.429.json",
               500: "error.500.json"}
 
@@ -2267,6 +2311,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             entry["fault"] = fault["id"]
         if act.get("delay_ms"):
             time.sleep(act["delay_ms"] / 1000.0)
+        if act.get("drop_params"):
+            # processed as if these query parameters had not been sent (the
+            # journal keeps what was sent): an API that ignores "offset"
+            params = {k: v for k, v in params.items() if k not in act["drop_params"]}
 
         # actions that replace processing
         if act.get("hang"):
@@ -2304,6 +2352,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             entry["status"] = 200
             sim.log(entry)
             self.oversize(act["oversize"])
+            return
+        if "gzip_bomb" in act:
+            entry["status"] = 200
+            sim.log(entry)
+            self.gzip_bomb(act["gzip_bomb"])
             return
         if "status" in act or "body" in act or "body_b64" in act:
             resp = self.fault_response(act)
@@ -2411,6 +2464,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
             pass
         self.kill(rst=False)
 
+    def gzip_bomb(self, o):
+        body = gzip_bomb_body(int(o.get("bytes", 1 << 30)))
+        h = [("Content-Type", "application/json"), ("Content-Encoding", "gzip"),
+             ("Content-Length", str(len(body))), ("Date", self.date_time_string())]
+        self.close_connection = True
+        try:
+            self.write(self.head_bytes(200, h) + body)
+        except ClientGone:
+            pass
+        self.kill(rst=False)
+
     # -- control endpoints -----------------------------------------------------------
     def mock(self, path, query, body):
         sim = self.sim
@@ -2470,14 +2534,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
                              "times": int(f.get("times", 1)), "action": act, "hits": 0}
                     if fault["match"].get("path"):
                         re.compile(fault["match"]["path"])
+                    if "p" in f:
+                        p = float(f["p"])
+                        if not 0.0 <= p <= 1.0:
+                            raise ValueError("p must be between 0 and 1")
+                        fault["p"] = p
+                        fault["rng"] = random.Random(f.get("seed", fault["id"]))
                     sim.faults.append(fault)
                 return Response(200, jdump({"ok": True, "id": fault["id"]}))
             if path == "/__mock/faults" and method == "GET":
                 with sim.lock:
-                    return Response(200, jdump([f for f in sim.faults if f["times"] != 0]))
+                    return Response(200, jdump([fault_view(f) for f in sim.faults if f["times"] != 0]))
             if path == "/__mock/faults/all" and method == "GET":
                 with sim.lock:
-                    return Response(200, jdump(sim.faults))
+                    return Response(200, jdump([fault_view(f) for f in sim.faults]))
             if path == "/__mock/faults/clear" and method == "POST":
                 with sim.lock:
                     sim.faults = []

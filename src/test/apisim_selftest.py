@@ -547,6 +547,21 @@ def t_faults():
     check("fault auth_user forever", (s1, s2, s3) == (401, 401, 200), (s1, s2, s3))
     check("faults lists it", len(mock("faults")) == 1)
     mock("faults/clear")
+    # probabilistic faults: p of the matching requests, the rest fall through
+    # to the next fault (here a sure 502) or to normal processing
+    mock("fault", {"match": {"auth_user": "dice"}, "times": -1, "p": 0.3, "seed": 7,
+                   "action": {"status": 503}})
+    sts = [req("GET", "/v1/organizations", auth=basic("dice", "x"))[0] for _ in range(200)]
+    n503 = sts.count(503)
+    check("fault p=0.3", 30 <= n503 <= 90 and sts.count(200) == 200 - n503, (n503, set(sts)))
+    mock("fault", {"match": {"auth_user": "dice"}, "times": -1, "action": {"status": 502}})
+    sts = [req("GET", "/v1/organizations", auth=basic("dice", "x"))[0] for _ in range(50)]
+    check("fault p falls through", 0 < sts.count(503) < 50 and sts.count(503) + sts.count(502) == 50,
+          sorted(set(sts)))
+    fl = mock("faults")
+    check("faults list p", [f.get("p") for f in fl] == [0.3, None] and "rng" not in fl[0], fl)
+    check("fault p out of range", mock("fault", {"p": 1.5, "action": {"status": 503}}).get("ok") is False)
+    mock("faults/clear")
     # body / body_b64 / content_type
     fault({"status": 200, "body": "<html>oops</html>", "content_type": "text/html"})
     st, r, data = req("GET", "/v1/organizations")

@@ -8,6 +8,9 @@ requests it reads.  Modes:
   rst_mid_body  headers with Content-Length, half the body, then RST
   http10        HTTP/1.0 response without Content-Length, close-delimited
   close_after_request  read the request, then close without a byte
+  refuse_after_one  answer the first request with an empty list, then stop
+                listening: later connections are refused (a write after the
+                read that checks for the name, F1)
 """
 
 import socket
@@ -93,6 +96,21 @@ class RawServer:
             if not self._read_request(c):
                 return
             if self.mode == "close_after_request":
+                c.close()
+            elif self.mode == "refuse_after_one":
+                # stop listening before answering: the client connects again
+                # only after the answer, and must be refused then.  A close()
+                # alone would leave the socket listening while the accept
+                # loop still polls it; shutdown() ends the listening at once.
+                body = b'{"status":200,"requestId":"raw-empty","result":[]}'
+                self.stop = True
+                try:
+                    self.sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                self.sock.close()
+                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
+                          b"Content-Length: %d\r\n\r\n" % len(body) + body)
                 c.close()
             elif self.mode == "rst_mid_body":
                 c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"

@@ -17,150 +17,27 @@
  *     through pgapi_tape_member when no key is escaped.
  * A difference aborts (printing the input), as does any sanitizer report.
  *
- * json.c is compiled into this file (#include) for its static
- * json_parse_strict; the backend functions it references are stubbed:
- * allocation maps to malloc (freed after each input), anything else aborts,
- * since parsing must not reach it.
+ * It runs on the stand-in backend shared by the harnesses (pgstub.c,
+ * pgtypes.c), linked with json.c and jsontape.c: the json-c side is
+ * pgapi_json_parse (json_parse_strict after the same UTF-8 and size
+ * checks), whose ERROR (caught) is its refusal; each input's allocations
+ * live in a context reset after it, which frees the json-c tree too.
  *
  * Build and run: src/test/fuzz/run.sh (clang -fsanitize=fuzzer,address).
  */
-#include "json.c"
+#include "postgres.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 
-/* ----------------------------------------------------------------
- *		Backend stubs
- * ----------------------------------------------------------------
- */
+#include <json-c/json.h>
 
-MemoryContext CurrentMemoryContext = NULL;
-ErrorContextCallback *error_context_stack = NULL;
-sigjmp_buf *PG_exception_stack = NULL;
+#include "mb/pg_wchar.h"
 
-/* every palloc of one input, freed afterwards */
-static void **allocs;
-static size_t nallocs, capallocs;
+#include "pgapi_fdw.h"
+#include "pgstub.h"
 
-static void *
-track(void *p)
-{
-	if (p == NULL)
-		abort();
-	if (nallocs == capallocs)
-	{
-		capallocs = capallocs ? capallocs * 2 : 1024;
-		allocs = realloc(allocs, capallocs * sizeof(void *));
-		if (allocs == NULL)
-			abort();
-	}
-	allocs[nallocs++] = p;
-	return p;
-}
-
-static void
-free_all(void)
-{
-	for (size_t i = 0; i < nallocs; i++)
-		free(allocs[i]);
-	nallocs = 0;
-}
-
-static size_t
-find_alloc(void *p)
-{
-	for (size_t i = nallocs; i-- > 0;)
-		if (allocs[i] == p)
-			return i;
-	abort();					/* not ours */
-}
-
-void *
-palloc(Size size)
-{
-	return track(malloc(size ? size : 1));
-}
-
-void *
-palloc0(Size size)
-{
-	return track(calloc(1, size ? size : 1));
-}
-
-void *
-repalloc(void *p, Size size)
-{
-	size_t		i = find_alloc(p);
-
-	allocs[i] = realloc(p, size ? size : 1);
-	if (allocs[i] == NULL)
-		abort();
-	return allocs[i];
-}
-
-void
-pfree(void *p)
-{
-	size_t		i = find_alloc(p);
-
-	free(p);
-	allocs[i] = allocs[--nallocs];
-}
-
-char *
-pstrdup(const char *in)
-{
-	return strcpy(palloc(strlen(in) + 1), in);
-}
-
-char *
-pnstrdup(const char *in, Size len)
-{
-	char	   *out;
-
-	len = strnlen(in, len);
-	out = palloc(len + 1);
-	memcpy(out, in, len);
-	out[len] = '\0';
-	return out;
-}
-
-void
-check_stack_depth(void)
-{
-}
-
-#define UNREACHABLE(decl) decl { abort(); }
-
-UNREACHABLE(void AdjustTimestampForTypmod(Timestamp *time, int32 typmod))
-UNREACHABLE(int GetDatabaseEncoding(void))
-UNREACHABLE(Datum InputFunctionCall(FmgrInfo *flinfo, char *str, Oid typioparam, int32 typmod))
-UNREACHABLE(void MemoryContextRegisterResetCallback(MemoryContext context, MemoryContextCallback *cb))
-UNREACHABLE(Datum OidFunctionCall1Coll(Oid functionId, Oid collation, Datum arg1))
-UNREACHABLE(void appendBinaryStringInfo(StringInfo str, const char *data, int datalen))
-UNREACHABLE(void appendStringInfoChar(StringInfo str, char ch))
-UNREACHABLE(ArrayType *construct_empty_array(Oid elmtype))
-UNREACHABLE(ArrayType *construct_md_array(Datum *elems, bool *nulls, int ndims, int *dims, int *lbs, Oid elmtype, int elmlen, bool elmbyval, char elmalign))
-UNREACHABLE(int errcode(int sqlerrcode))
-UNREACHABLE(int errdetail(const char *fmt,...))
-UNREACHABLE(int errdetail_internal(const char *fmt,...))
-UNREACHABLE(void errfinish(const char *filename, int lineno, const char *funcname))
-UNREACHABLE(int errmsg(const char *fmt,...))
-UNREACHABLE(int errmsg_internal(const char *fmt,...))
-UNREACHABLE(bool errstart_cold(int elevel, const char *domain))
-UNREACHABLE(bool errstart(int elevel, const char *domain))
-UNREACHABLE(void fmgr_info(Oid functionId, FmgrInfo *finfo))
-UNREACHABLE(void getTypeInputInfo(Oid type, Oid *typInput, Oid *typIOParam))
-UNREACHABLE(Oid get_array_type(Oid typid))
-UNREACHABLE(Oid get_element_type(Oid typid))
-UNREACHABLE(void get_typlenbyvalalign(Oid typid, int16 *typlen, bool *typbyval, char *typalign))
-UNREACHABLE(void initStringInfo(StringInfo str))
-UNREACHABLE(char *pg_any_to_server(const char *s, int len, int encoding))
-UNREACHABLE(int pg_mbcliplen(const char *mbstr, int len, int limit))
-UNREACHABLE(void pg_re_throw(void))
-UNREACHABLE(char *pg_server_to_any(const char *s, int len, int encoding))
-UNREACHABLE(bool pg_verify_mbstr(int encoding, const char *mbstr, int len, bool noError))
-UNREACHABLE(char *psprintf(const char *fmt,...))
+static MemoryContext input_cxt;
 
 /* ----------------------------------------------------------------
  *		The oracle
@@ -335,15 +212,20 @@ compare(const PgApiTape *t, uint32 idx, struct json_object *o)
 }
 
 int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int			LLVMFuzzerInitialize(int *argc, char ***argv);
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	input_cxt = fuzz_context_create("input");
+	return 0;
+}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	PgApiTape  *tape;
-	struct json_object *root = NULL;
-	size_t		erroff;
-	const char *what;
-	bool		ok;
+	PgApiTape  *volatile tape = NULL;
+	PgApiJsonDoc *volatile doc = NULL;
 	char	   *body;
 
 	/* both paths refuse invalid UTF-8 first, with the same check */
@@ -352,22 +234,43 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cur_data = data;
 	cur_size = size;
 
+	fuzz_begin();
+	fuzz_encoding = PG_UTF8;
+	MemoryContextSwitchTo(input_cxt);
+
 	/* a response body is NUL-terminated (PgApiRequest.data) */
 	body = palloc(size + 1);
 	memcpy(body, data, size);
 	body[size] = '\0';
 
-	tape = pgapi_tape_parse(body, size, PGAPI_JSON_MAX_DEPTH);
-	ok = json_parse_strict(body, size, &root, &erroff, &what);
-	if (tape != NULL && !ok)
-		differ(what);			/* a hole: the tape took what json-c refuses */
-	if (tape == NULL && ok)
+	PG_TRY();
+	{
+		tape = pgapi_tape_parse(body, size, PGAPI_JSON_MAX_DEPTH);
+	}
+	PG_CATCH();
+	{
+		fuzz_caught();
+		fuzz_fail("pgapi_tape_parse raised an ERROR: %s", fuzz_errmsg);
+	}
+	PG_END_TRY();
+
+	PG_TRY();
+	{
+		doc = pgapi_json_parse(body, size);
+	}
+	PG_CATCH();
+	{
+		fuzz_caught();
+		doc = NULL;
+	}
+	PG_END_TRY();
+
+	if (tape != NULL && doc == NULL)
+		differ(fuzz_errmsg);	/* a hole: the tape took what json-c refuses */
+	if (tape == NULL && doc != NULL)
 		differ("the tape refuses a document json-c accepts");
 	if (tape)
-		compare(tape, 0, root);
-	if (root)
-		json_object_put(root);
-	entry_cache_reset();
-	free_all();
+		compare(tape, 0, (struct json_object *) pgapi_json_root(doc));
+	fuzz_context_reset(input_cxt);
 	return 0;
 }

@@ -1,257 +1,111 @@
-/*
- * fuzz_prometheus.c -- libFuzzer harness for the Prometheus text parser
- * (src/prometheus.c: pgapi_prometheus_to_json), linked standalone.
+/*-------------------------------------------------------------------------
  *
- * The parser is compiled unchanged; this file supplies the few backend
- * functions it calls: palloc and StringInfo map to malloc (everything is
- * freed after each input), ereport(ERROR) ends in errfinish, which
- * longjmps back here, and the JSON builder records nothing.  Oracle: no
- * crash and no AddressSanitizer report; an ERROR is a normal outcome.
+ * fuzz_prometheus.c
+ *		  libFuzzer harness for the Prometheus text parser (src/prometheus.c:
+ *		  pgapi_prometheus_to_json), with the real JSON builder of json.c.
  *
- * Build and run: src/test/fuzz/run.sh (clang -fsanitize=fuzzer,address).
+ * The input is a response body, NUL-terminated after its length as http.c
+ * hands it over.  Its JSON text then goes through pgapi_json_parse(), as
+ * parse_response() in scan.c does, which must succeed: the builder made
+ * it.  The result must be {"result": [...]} with a string "metric" and a
+ * string "value" in every row.  Oracles: the ERRORs allowed are HV00M
+ * (malformed text) and, in a LATIN1 database, 22P05 (a label character
+ * LATIN1 lacks); never XX000 (pgstub.c); no sanitizer report.  Each input
+ * runs in a UTF-8 and in a LATIN1 database.  See pgstub.c for the stand-in
+ * backend.
+ *
+ * Portions Copyright (c) 2026, pgapi_fdw developers
+ *
+ * IDENTIFICATION
+ *		  src/test/fuzz/fuzz_prometheus.c
+ *
+ *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
-#include <setjmp.h>
-#include <stdarg.h>
-
-#include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 
 #include "pgapi_fdw.h"
+#include "pgstub.h"
 
-static sigjmp_buf fuzz_jmp;
+static MemoryContext page_cxt;
 
-/* every allocation of one input, freed afterwards */
-static void **allocs;
-static size_t nallocs, capallocs;
-
-static void *
-track(void *p)
-{
-	if (p == NULL)
-		abort();
-	if (nallocs == capallocs)
-	{
-		capallocs = capallocs ? capallocs * 2 : 1024;
-		allocs = realloc(allocs, capallocs * sizeof(void *));
-		if (allocs == NULL)
-			abort();
-	}
-	allocs[nallocs++] = p;
-	return p;
-}
-
-static void
-free_all(void)
-{
-	for (size_t i = 0; i < nallocs; i++)
-		free(allocs[i]);
-	nallocs = 0;
-}
-
-void *
-palloc(Size size)
-{
-	return track(malloc(size ? size : 1));
-}
-
-char *
-pstrdup(const char *in)
-{
-	return strcpy(palloc(strlen(in) + 1), in);
-}
-
-char *
-pnstrdup(const char *in, Size len)
-{
-	char	   *out;
-
-	len = strnlen(in, len);
-	out = palloc(len + 1);
-	memcpy(out, in, len);
-	out[len] = '\0';
-	return out;
-}
-
-/* StringInfo: buffers are realloc'd, so tracked by the StringInfo itself */
-static void
-enlarge(StringInfo str, int needed)
-{
-	int			newlen;
-	char	   *old = str->data;
-
-	if (str->len + needed + 1 <= str->maxlen)
-		return;
-	newlen = str->maxlen * 2;
-	while (str->len + needed + 1 > newlen)
-		newlen *= 2;
-	str->data = palloc(newlen);
-	memcpy(str->data, old, str->len + 1);
-	str->maxlen = newlen;
-}
-
-void
-initStringInfo(StringInfo str)
-{
-	str->maxlen = 64;
-	str->data = palloc(64);
-	str->data[0] = '\0';
-	str->len = 0;
-	str->cursor = 0;
-}
-
-void
-appendBinaryStringInfo(StringInfo str, const char *data, int datalen)
-{
-	enlarge(str, datalen);
-	memcpy(str->data + str->len, data, datalen);
-	str->len += datalen;
-	str->data[str->len] = '\0';
-}
-
-void
-appendStringInfoString(StringInfo str, const char *s)
-{
-	appendBinaryStringInfo(str, s, strlen(s));
-}
-
-void
-appendStringInfoChar(StringInfo str, char ch)
-{
-	appendBinaryStringInfo(str, &ch, 1);
-}
-
-void
-appendStringInfo(StringInfo str, const char *fmt,...)
-{
-	char		tmp[1024];
-	va_list		ap;
-	int			n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	if (n < 0 || n >= (int) sizeof(tmp))
-		abort();				/* the parser only formats short things */
-	appendBinaryStringInfo(str, tmp, n);
-}
-
-/* ereport */
-bool
-errstart_cold(int elevel, const char *domain)
-{
-	return true;
-}
-
-bool
-errstart(int elevel, const char *domain)
-{
-	return true;
-}
-
-int
-errcode(int sqlerrcode)
-{
-	return 0;
-}
-
-int
-errmsg(const char *fmt,...)
-{
-	return 0;
-}
-
-int
-errdetail(const char *fmt,...)
-{
-	return 0;
-}
-
-int
-errdetail_internal(const char *fmt,...)
-{
-	return 0;
-}
-
-void
-errfinish(const char *filename, int lineno, const char *funcname)
-{
-	siglongjmp(fuzz_jmp, 1);
-}
-
-/* encodings: the database is UTF-8 */
-int
-GetDatabaseEncoding(void)
-{
-	return PG_UTF8;
-}
-
-char *
-pg_any_to_server(const char *s, int len, int encoding)
-{
-	return (char *) s;
-}
-
-bool
-pg_verify_mbstr(int encoding, const char *mbstr, int len, bool noError)
-{
-	return pg_encoding_verifymbstr(PG_UTF8, mbstr, len) == len;
-}
-
-/* the JSON builder: accept and discard */
-static PgApiJsonBuilder *
-dummy_builder(void)
-{
-	return (PgApiJsonBuilder *) palloc(16);
-}
-
-PgApiJsonBuilder *
-pgapi_jb_object(void)
-{
-	return dummy_builder();
-}
-
-PgApiJsonBuilder *
-pgapi_jb_array(void)
-{
-	return dummy_builder();
-}
-
-void
-pgapi_jb_add_string(PgApiJsonBuilder *b, const char *key, const char *value)
-{
-	/* touch every byte, so ASan sees reads past the end */
-	volatile size_t n = (key ? strlen(key) : 0) + (value ? strlen(value) : 0);
-
-	(void) n;
-}
-
-void
-pgapi_jb_add_builder(PgApiJsonBuilder *b, const char *key, PgApiJsonBuilder *child)
-{
-}
-
-char *
-pgapi_jb_finish(PgApiJsonBuilder *b, size_t *len)
-{
-	*len = 2;
-	return pstrdup("{}");
-}
-
+int			LLVMFuzzerInitialize(int *argc, char ***argv);
 int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	page_cxt = fuzz_context_create("page");
+	return 0;
+}
+
+static void
+check_rows(const char *json, size_t len)
+{
+	PgApiJsonDoc *volatile doc = NULL;
+	PgApiJsonValue rows;
+
+	PG_TRY();
+	{
+		doc = pgapi_json_parse(json, len);
+	}
+	PG_CATCH();
+	{
+		fuzz_fail("the Prometheus JSON does not parse (%s %s): %.300s",
+				  fuzz_sqlstate_text(fuzz_sqlstate), fuzz_errmsg, json);
+	}
+	PG_END_TRY();
+	rows = pgapi_json_get(pgapi_json_root(doc), "result");
+	if (pgapi_json_type(rows) != PGAPI_JSON_ARRAY)
+		fuzz_fail("the Prometheus JSON has no result array: %.300s", json);
+	for (int i = 0; i < pgapi_json_array_length(rows); i++)
+	{
+		PgApiJsonValue row = pgapi_json_array_get(rows, i);
+
+		if (pgapi_json_type(pgapi_json_get(row, "metric")) != PGAPI_JSON_STRING ||
+			pgapi_json_type(pgapi_json_get(row, "value")) != PGAPI_JSON_STRING ||
+			pgapi_json_type(pgapi_json_get(row, "labels")) != PGAPI_JSON_OBJECT)
+			fuzz_fail("row %d lacks metric, value or labels: %.300s", i, json);
+	}
+}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	/* an exact-size copy, so ASan catches reads past the end */
-	char	   *copy = malloc(size ? size : 1);
-	size_t		json_len;
+	char	   *body = malloc(size + 1);
+	static const int encs[] = {PG_UTF8, PG_LATIN1};
 
-	memcpy(copy, data, size);
-	if (sigsetjmp(fuzz_jmp, 0) == 0)
-		(void) pgapi_prometheus_to_json(copy, size, &json_len);
-	free_all();
-	free(copy);
+	memcpy(body, data, size);
+	body[size] = '\0';
+	fuzz_begin();
+	MemoryContextSwitchTo(page_cxt);
+	for (int e = 0; e < lengthof(encs); e++)
+	{
+		fuzz_encoding = encs[e];
+		PG_TRY();
+		{
+			size_t		json_len;
+			char	   *json = pgapi_prometheus_to_json(body, size, &json_len);
+
+			if (strlen(json) != json_len)
+				fuzz_fail("JSON of %zu bytes, strlen %zu", json_len,
+						  strlen(json));
+			check_rows(json, json_len);
+		}
+		PG_CATCH();
+		{
+			if (fuzz_sqlstate != ERRCODE_FDW_UNABLE_TO_CREATE_REPLY &&
+				!(fuzz_encoding == PG_LATIN1 &&
+				  fuzz_sqlstate == ERRCODE_UNTRANSLATABLE_CHARACTER))
+				fuzz_fail("pgapi_prometheus_to_json raised %s: %s",
+						  fuzz_sqlstate_text(fuzz_sqlstate), fuzz_errmsg);
+			fuzz_caught();
+		}
+		PG_END_TRY();
+		fuzz_context_reset(page_cxt);
+	}
+	fuzz_encoding = PG_UTF8;
+	free(body);
 	return 0;
 }

@@ -1,0 +1,2 @@
+-- patterns joined to their executions
+SELECT load_run('foreign_join');

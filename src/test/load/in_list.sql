@@ -1,0 +1,2 @@
+-- id IN (three ids): one GET each
+SELECT load_run('in_list');
