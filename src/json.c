@@ -229,7 +229,6 @@ surrogate_pair_value(int hi, int lo)
  *		surrogate pairs json-c would decode wrongly (JSON_C_MANGLES).  Never
  *		ereports.
  */
-#define JSON_IS_DIGIT(c)	((c) >= '0' && (c) <= '9')
 
 /*
  * Bytes that may stand for themselves inside a JSON string: not '"', not
@@ -419,35 +418,12 @@ json_lex_check(const char *data, size_t len, size_t *erroff, const char **what,
 			case '7':
 			case '8':
 			case '9':
-				seen = true;
-				if (s[i] == '-')
-					i++;
-				if (i < len && s[i] == '0')
-					i++;
-				else if (i < len && s[i] >= '1' && s[i] <= '9')
 				{
-					while (i < len && JSON_IS_DIGIT(s[i]))
-						i++;
-				}
-				else
-					goto bad_number;
-				if (i < len && s[i] == '.')
-				{
-					i++;
-					if (i >= len || !JSON_IS_DIGIT(s[i]))
+					bool		is_int;
+
+					seen = true;
+					if (!pgapi_json_scan_number(s, len, &i, &is_int))
 						goto bad_number;
-					while (i < len && JSON_IS_DIGIT(s[i]))
-						i++;
-				}
-				if (i < len && (s[i] == 'e' || s[i] == 'E'))
-				{
-					i++;
-					if (i < len && (s[i] == '+' || s[i] == '-'))
-						i++;
-					if (i >= len || !JSON_IS_DIGIT(s[i]))
-						goto bad_number;
-					while (i < len && JSON_IS_DIGIT(s[i]))
-						i++;
 				}
 				if (!is_json_delim(s, len, i))
 					goto bad_number;

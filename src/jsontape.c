@@ -68,7 +68,6 @@ tape_plain_init(void)
 /* JSON whitespace; the first test settles the common case, any other byte */
 #define TAPE_IS_WS(c)		((c) <= ' ' && \
 							 ((c) == ' ' || (c) == '\n' || (c) == '\r' || (c) == '\t'))
-#define TAPE_IS_DIGIT(c)	((c) >= '0' && (c) <= '9')
 
 /*
  * Eight bytes at a time (little-endian order: byte k of the input is bits
@@ -206,48 +205,6 @@ tape_scan_string(const unsigned char *s, size_t len, size_t *pos, bool *escaped)
 	}
 }
 
-/* Scan a number starting at s[*pos]; *is_int unless it has '.' or 'e'. */
-static inline bool
-tape_scan_number(const unsigned char *s, size_t len, size_t *pos, bool *is_int)
-{
-	size_t		i = *pos;
-
-	*is_int = true;
-	if (s[i] == '-')
-		i++;
-	if (i < len && s[i] == '0')
-		i++;
-	else if (i < len && s[i] >= '1' && s[i] <= '9')
-	{
-		while (i < len && TAPE_IS_DIGIT(s[i]))
-			i++;
-	}
-	else
-		return false;
-	if (i < len && s[i] == '.')
-	{
-		*is_int = false;
-		i++;
-		if (i >= len || !TAPE_IS_DIGIT(s[i]))
-			return false;
-		while (i < len && TAPE_IS_DIGIT(s[i]))
-			i++;
-	}
-	if (i < len && (s[i] == 'e' || s[i] == 'E'))
-	{
-		*is_int = false;
-		i++;
-		if (i < len && (s[i] == '+' || s[i] == '-'))
-			i++;
-		if (i >= len || !TAPE_IS_DIGIT(s[i]))
-			return false;
-		while (i < len && TAPE_IS_DIGIT(s[i]))
-			i++;
-	}
-	*pos = i;
-	return true;
-}
-
 /* No node: the tape cannot grow. */
 #define TAPE_NO_NODE	PG_UINT32_MAX
 
@@ -379,7 +336,7 @@ value:
 			{
 				size_t		start = i;
 
-				if (!tape_scan_number(s, len, &i, &flag))
+				if (!pgapi_json_scan_number(s, len, &i, &flag))
 					goto fail;
 				n = tape_new_node(t, flag ? PGAPI_TAPE_INT : PGAPI_TAPE_DOUBLE, start);
 			}

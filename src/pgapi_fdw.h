@@ -313,6 +313,57 @@ extern uint32 pgapi_tape_member(const PgApiTape *t, uint32 obj,
 extern uint32 pgapi_tape_element(const PgApiTape *t, uint32 arr, int64 i);
 extern char *pgapi_tape_string(const PgApiTape *t, uint32 idx, size_t *len);
 
+/*
+ * pgapi_json_scan_number
+ *		Match an RFC 8259 number at s[*pos]: -?(0|[1-9][0-9]*)(.[0-9]+)?
+ *		([eE][+-]?[0-9]+)?.  On a match, advance *pos past it and tell
+ *		whether it is an integer; else leave *pos alone.  The caller checks
+ *		what follows.  Shared by json.c's lexical pass and jsontape.c.
+ */
+static inline bool
+pgapi_json_scan_number(const unsigned char *s, size_t len, size_t *pos,
+					   bool *is_int)
+{
+	size_t		i = *pos;
+
+#define PGAPI_JSON_DIGIT(c) ((c) >= '0' && (c) <= '9')
+	*is_int = true;
+	if (i < len && s[i] == '-')
+		i++;
+	if (i < len && s[i] == '0')
+		i++;
+	else if (i < len && s[i] >= '1' && s[i] <= '9')
+	{
+		while (i < len && PGAPI_JSON_DIGIT(s[i]))
+			i++;
+	}
+	else
+		return false;
+	if (i < len && s[i] == '.')
+	{
+		*is_int = false;
+		i++;
+		if (i >= len || !PGAPI_JSON_DIGIT(s[i]))
+			return false;
+		while (i < len && PGAPI_JSON_DIGIT(s[i]))
+			i++;
+	}
+	if (i < len && (s[i] == 'e' || s[i] == 'E'))
+	{
+		*is_int = false;
+		i++;
+		if (i < len && (s[i] == '+' || s[i] == '-'))
+			i++;
+		if (i >= len || !PGAPI_JSON_DIGIT(s[i]))
+			return false;
+		while (i < len && PGAPI_JSON_DIGIT(s[i]))
+			i++;
+	}
+#undef PGAPI_JSON_DIGIT
+	*pos = i;
+	return true;
+}
+
 /* ----------------------------------------------------------------
  *		json.c
  * ----------------------------------------------------------------
