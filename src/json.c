@@ -172,37 +172,6 @@ is_json_delim(const unsigned char *s, size_t len, size_t i)
 	}
 }
 
-static inline int
-hex_value(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Read "\uXXXX" at s[i]; -1 if it is not one. */
-static int
-read_u_escape(const unsigned char *s, size_t len, size_t i)
-{
-	int			v = 0;
-
-	if (i + 6 > len || s[i] != '\\' || s[i + 1] != 'u')
-		return -1;
-	for (int k = 2; k < 6; k++)
-	{
-		int			h = hex_value(s[i + k]);
-
-		if (h < 0)
-			return -1;
-		v = (v << 4) | h;
-	}
-	return v;
-}
-
 /*
  * json-c 0.16 decodes an escaped surrogate pair whose code point has its
  * low 16 bits in D800..DFFF (U+1D800..U+1DFFF, U+2D800..U+2DFFF, ...,
@@ -334,56 +303,33 @@ json_lex_check(const char *data, size_t len, size_t *erroff, const char **what,
 						*what = "unterminated string";
 						return false;
 					}
-					switch (s[i + 1])
 					{
-						case '"':
-						case '\\':
-						case '/':
-						case 'b':
-						case 'f':
-						case 'n':
-						case 'r':
-						case 't':
-							i += 2;
-							break;
-						case 'u':
-							{
-								int			u = read_u_escape(s, len, i);
+						size_t		at = i;
+						int			pair;
 
-								if (u < 0)
-								{
-									*erroff = i;
-									*what = "invalid \\u escape";
-									return false;
-								}
-								if (u >= 0xD800 && u <= 0xDBFF)
-								{
-									int			lo = read_u_escape(s, len, i + 6);
-
-									if (lo < 0xDC00 || lo > 0xDFFF)
-									{
-										*erroff = i;
-										*what = "Unicode high surrogate not followed by a low surrogate";
-										return false;
-									}
-									if (JSON_C_MANGLES(surrogate_pair_value(u, lo)))
-										(*mangled)++;
-									i += 12;
-								}
-								else if (u >= 0xDC00 && u <= 0xDFFF)
-								{
-									*erroff = i;
-									*what = "Unicode low surrogate not preceded by a high surrogate";
-									return false;
-								}
-								else
-									i += 6;
-							}
-							break;
-						default:
-							*erroff = i;
-							*what = "invalid escape sequence";
-							return false;
+						switch (pgapi_json_scan_escape(s, len, &i, &pair))
+						{
+							case PGAPI_ESCAPE_OK:
+								if (pair >= 0 && JSON_C_MANGLES(pair))
+									(*mangled)++;
+								break;
+							case PGAPI_ESCAPE_INVALID:
+								*erroff = at;
+								*what = "invalid escape sequence";
+								return false;
+							case PGAPI_ESCAPE_BAD_U:
+								*erroff = at;
+								*what = "invalid \\u escape";
+								return false;
+							case PGAPI_ESCAPE_LONE_HIGH:
+								*erroff = at;
+								*what = "Unicode high surrogate not followed by a low surrogate";
+								return false;
+							case PGAPI_ESCAPE_LONE_LOW:
+								*erroff = at;
+								*what = "Unicode low surrogate not preceded by a high surrogate";
+								return false;
+						}
 					}
 				}
 				continue;
@@ -494,8 +440,8 @@ unmangle(const char *data, size_t len, size_t n, size_t *newlen,
 			out[o++] = s[i++];
 			continue;
 		}
-		hi = read_u_escape(s, len, i);
-		lo = (hi >= 0xD800 && hi <= 0xDBFF) ? read_u_escape(s, len, i + 6) : -1;
+		hi = pgapi_json_u_escape(s, len, i);
+		lo = (hi >= 0xD800 && hi <= 0xDBFF) ? pgapi_json_u_escape(s, len, i + 6) : -1;
 		if (lo < 0xDC00 || lo > 0xDFFF ||
 			!JSON_C_MANGLES(cp = surrogate_pair_value(hi, lo)))
 		{

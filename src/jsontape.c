@@ -87,37 +87,6 @@ string_special(uint64 v)
 	return (((q - ONES) & ~q) | ((b - ONES) & ~b) | ((v - ONES * 0x20) & ~v)) & HIGHS;
 }
 
-static inline int
-tape_hex(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* "\uXXXX" at s[i] (i < len); its value, or -1 if it is not one */
-static inline int
-tape_u_escape(const unsigned char *s, size_t len, size_t i)
-{
-	int			v = 0;
-
-	if (i + 6 > len || s[i] != '\\' || s[i + 1] != 'u')
-		return -1;
-	for (int k = 2; k < 6; k++)
-	{
-		int			h = tape_hex(s[i + k]);
-
-		if (h < 0)
-			return -1;
-		v = (v << 4) | h;
-	}
-	return v;
-}
-
 /*
  * Scan the string whose opening quote is at s[*pos]; on success *pos is
  * just past the closing quote and *escaped tells whether it holds a
@@ -132,6 +101,7 @@ tape_scan_string(const unsigned char *s, size_t len, size_t *pos, bool *escaped)
 	for (;;)
 	{
 		unsigned char c;
+		int			pair;
 
 		for (;;)
 		{
@@ -167,41 +137,8 @@ tape_scan_string(const unsigned char *s, size_t len, size_t *pos, bool *escaped)
 		if (c < 0x20 || i + 1 >= len)
 			return false;		/* raw control character, or unterminated */
 		*escaped = true;
-		switch (s[i + 1])
-		{
-			case '"':
-			case '\\':
-			case '/':
-			case 'b':
-			case 'f':
-			case 'n':
-			case 'r':
-			case 't':
-				i += 2;
-				break;
-			case 'u':
-				{
-					int			u = tape_u_escape(s, len, i);
-
-					if (u < 0)
-						return false;
-					if (u >= 0xD800 && u <= 0xDBFF)
-					{
-						int			lo = tape_u_escape(s, len, i + 6);
-
-						if (lo < 0xDC00 || lo > 0xDFFF)
-							return false;	/* lone high surrogate */
-						i += 12;
-					}
-					else if (u >= 0xDC00 && u <= 0xDFFF)
-						return false;	/* lone low surrogate */
-					else
-						i += 6;
-				}
-				break;
-			default:
-				return false;
-		}
+		if (pgapi_json_scan_escape(s, len, &i, &pair) != PGAPI_ESCAPE_OK)
+			return false;
 	}
 }
 
@@ -538,11 +475,11 @@ pgapi_tape_string(const PgApiTape *t, uint32 idx, size_t *len)
 				break;
 			case 'u':
 				{
-					unsigned int u = (unsigned int) tape_u_escape(s, rawlen, i);
+					unsigned int u = (unsigned int) pgapi_json_u_escape(s, rawlen, i);
 
 					if (u >= 0xD800 && u <= 0xDBFF)
 					{
-						unsigned int lo = (unsigned int) tape_u_escape(s, rawlen, i + 6);
+						unsigned int lo = (unsigned int) pgapi_json_u_escape(s, rawlen, i + 6);
 
 						u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
 						i += 6;

@@ -314,6 +314,96 @@ extern uint32 pgapi_tape_element(const PgApiTape *t, uint32 arr, int64 i);
 extern char *pgapi_tape_string(const PgApiTape *t, uint32 idx, size_t *len);
 
 /*
+ * pgapi_json_u_escape
+ *		The code unit of "\uXXXX" at s[i], or -1 if there is none.
+ */
+static inline int
+pgapi_json_u_escape(const unsigned char *s, size_t len, size_t i)
+{
+	int			v = 0;
+
+	if (i + 6 > len || s[i] != '\\' || s[i + 1] != 'u')
+		return -1;
+	for (int k = 2; k < 6; k++)
+	{
+		unsigned char c = s[i + k];
+		int			h;
+
+		if (c >= '0' && c <= '9')
+			h = c - '0';
+		else if (c >= 'a' && c <= 'f')
+			h = c - 'a' + 10;
+		else if (c >= 'A' && c <= 'F')
+			h = c - 'A' + 10;
+		else
+			return -1;
+		v = (v << 4) | h;
+	}
+	return v;
+}
+
+/* What pgapi_json_scan_escape found */
+typedef enum PgApiJsonEscape
+{
+	PGAPI_ESCAPE_OK,
+	PGAPI_ESCAPE_INVALID,		/* not one of the RFC 8259 escapes */
+	PGAPI_ESCAPE_BAD_U,			/* "\u" without four hex digits */
+	PGAPI_ESCAPE_LONE_HIGH,		/* high surrogate without a low one */
+	PGAPI_ESCAPE_LONE_LOW		/* low surrogate without a high one */
+} PgApiJsonEscape;
+
+/*
+ * pgapi_json_scan_escape
+ *		Check the escape sequence at s[*pos] (a backslash, *pos + 1 < len)
+ *		and, when it is valid, advance *pos past it.  *pair is the code
+ *		point of a surrogate pair, else -1.  Shared by json.c's lexical pass
+ *		and jsontape.c.
+ */
+static inline PgApiJsonEscape
+pgapi_json_scan_escape(const unsigned char *s, size_t len, size_t *pos,
+					   int *pair)
+{
+	size_t		i = *pos;
+	int			u;
+	int			lo;
+
+	*pair = -1;
+	switch (s[i + 1])
+	{
+		case '"':
+		case '\\':
+		case '/':
+		case 'b':
+		case 'f':
+		case 'n':
+		case 'r':
+		case 't':
+			*pos = i + 2;
+			return PGAPI_ESCAPE_OK;
+		case 'u':
+			break;
+		default:
+			return PGAPI_ESCAPE_INVALID;
+	}
+	u = pgapi_json_u_escape(s, len, i);
+	if (u < 0)
+		return PGAPI_ESCAPE_BAD_U;
+	if (u >= 0xDC00 && u <= 0xDFFF)
+		return PGAPI_ESCAPE_LONE_LOW;
+	if (u < 0xD800 || u > 0xDBFF)
+	{
+		*pos = i + 6;
+		return PGAPI_ESCAPE_OK;
+	}
+	lo = pgapi_json_u_escape(s, len, i + 6);
+	if (lo < 0xDC00 || lo > 0xDFFF)
+		return PGAPI_ESCAPE_LONE_HIGH;
+	*pair = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
+	*pos = i + 12;
+	return PGAPI_ESCAPE_OK;
+}
+
+/*
  * pgapi_json_scan_number
  *		Match an RFC 8259 number at s[*pos]: -?(0|[1-9][0-9]*)(.[0-9]+)?
  *		([eE][+-]?[0-9]+)?.  On a match, advance *pos past it and tell
